@@ -77,9 +77,7 @@ def prepare(df: DataFrame, settings: Settings, dates: list[dt.date]) -> DataFram
     return mark_duplicates(classify(df, settings.ingest, dates))
 
 
-def run_ingest(
-    spark: SparkSession, settings: Settings, ctx: RunContext
-) -> dict[str, Any]:
+def run_ingest(spark: SparkSession, settings: Settings, ctx: RunContext) -> dict[str, Any]:
     """Ingest the run's dates; return the run summary (also the caller's to write)."""
     dates = ctx.dates
     cfg = settings.ingest
@@ -93,15 +91,15 @@ def run_ingest(
     try:
         counts = {b: 0 for b in BUCKETS}
         reasons: dict[str, int] = {}
-        for r in rows.groupBy("bucket", "reason").count().collect():
+        per_date: dict[str, int] = {}
+        for r in rows.groupBy("bucket", "reason", "date").count().collect():
             counts[r["bucket"]] += r["count"]
             if r["bucket"] == "quarantined":
-                reasons[r["reason"]] = r["count"]
+                reasons[r["reason"]] = reasons.get(r["reason"], 0) + r["count"]
+            elif r["bucket"] == "accepted":
+                day = r["date"].isoformat()
+                per_date[day] = per_date.get(day, 0) + r["count"]
         rows_read = rows.count()
-        per_date = {
-            r["date"].isoformat(): r["count"]
-            for r in rows.where("bucket = 'accepted'").groupBy("date").count().collect()
-        }
         reconciled = rows_read == sum(counts.values())
         rate = counts["quarantined"] / rows_read if rows_read else 0.0
         summary: dict[str, Any] = {
@@ -174,7 +172,11 @@ def run_ingest(
         write_dates(events, events_path, dates, fmt, EVENTS_SCHEMA)
         log.info(
             "ingest %s: %d read, %d accepted, %d quarantined, %d duplicates",
-            ctx.label, rows_read, counts["accepted"], counts["quarantined"], counts["duplicate"],
+            ctx.label,
+            rows_read,
+            counts["accepted"],
+            counts["quarantined"],
+            counts["duplicate"],
         )
         return summary
     finally:

@@ -35,12 +35,21 @@ class SchemaDrift:
 
 
 def path_exists(spark: SparkSession, path: str) -> bool:
-    """True if ``path`` (local or any Hadoop URI, globs allowed) matches at least one file."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    """True if ``path`` (local or any Hadoop URI, globs allowed) holds at least one data file.
+
+    An empty folder counts as missing input: it is what a failed upstream export leaves behind.
+    """
+    jvm = spark.sparkContext._jvm
     hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
-    matches = fs.globStatus(hpath)
-    return matches is not None and len(matches) > 0
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    for status in fs.globStatus(hpath) or []:
+        if status.isFile():
+            return True
+        for child in fs.listStatus(status.getPath()):
+            name = child.getPath().getName()
+            if child.isFile() and not name.startswith(("_", ".")):
+                return True
+    return False
 
 
 def _finish(df: DataFrame, input_date: dt.date) -> DataFrame:
@@ -56,9 +65,7 @@ def _read_json(spark: SparkSession, path: str) -> DataFrame:
     )
     parsed = text.withColumn(
         "_p",
-        F.from_json(
-            "raw", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
-        ),
+        F.from_json("raw", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}),
     )
     # Blank lines, non-object JSON and unparseable lines are all corrupt records.
     is_object = F.trim(F.col("raw")).startswith("{")
@@ -84,8 +91,9 @@ def _from_columns(df: DataFrame, drift: SchemaDrift) -> DataFrame:
     originals = [F.col(f"`{c}`") for c in df.columns]
     return df.select(
         *[
-            (F.col(f"`{cols[n]}`").cast("string") if n in cols else F.lit(None).cast("string"))
-            .alias(n)
+            (
+                F.col(f"`{cols[n]}`").cast("string") if n in cols else F.lit(None).cast("string")
+            ).alias(n)
             for n in RAW_FIELDS
         ],
         F.to_json(F.struct(*originals)).alias("raw"),

@@ -61,11 +61,7 @@ def parse_timestamp(ts: Column, naive: str) -> Column:
     others = F.coalesce(*[F.try_to_timestamp(s, F.lit(fmt)) for fmt in _EXTRA_TS_FORMATS])
     has_zone = s.rlike(_ZONE)
     parsed_naive = F.coalesce(iso, others) if naive == "utc" else F.lit(None).cast("timestamp")
-    return (
-        F.when(is_epoch, from_epoch)
-        .when(has_zone, iso)
-        .otherwise(parsed_naive)
-    )
+    return F.when(is_epoch, from_epoch).when(has_zone, iso).otherwise(parsed_naive)
 
 
 def _first_reason(checks: Sequence[tuple[str, Column, Column]]) -> tuple[Column, Column]:

@@ -26,7 +26,10 @@ def event_type_id(event_type: Column) -> Column:
 
 
 def event_features(
-    cfg: SessionizeSettings, dt_seconds: Column, session_start: Column, prev_device: Column,
+    cfg: SessionizeSettings,
+    dt_seconds: Column,
+    session_start: Column,
+    prev_device: Column,
     prev_ip: Column,
 ) -> dict[str, Column]:
     """Integer feature columns of one event, given its inter-event gap and change context."""

@@ -26,9 +26,7 @@ from ubsd.sessionize.windows import build_windows
 log = logging.getLogger("ubsd.sessionize")
 
 
-def read_run_events(
-    spark: SparkSession, settings: Settings, dates: list[dt.date]
-) -> DataFrame:
+def read_run_events(spark: SparkSession, settings: Settings, dates: list[dt.date]) -> DataFrame:
     """The run's events plus the look-back slice of the dates before them."""
     cfg = settings.sessionize
     back_days = math.ceil(cfg.lookback_hours / 24)
@@ -43,15 +41,16 @@ def read_run_events(
 def attach_labels(spark: SparkSession, settings: Settings, events: DataFrame) -> DataFrame:
     """Join per-event ground truth (kept out of every feature column)."""
     path = resolve_under(settings.storage.root, settings.storage.labels_path or "")
-    labels = spark.read.schema(LABELS_SCHEMA).parquet(path).select(
-        "event_id", F.col("is_fraud"), F.col("fraud_type")
-    ).dropDuplicates(["event_id"])
+    labels = (
+        spark.read.schema(LABELS_SCHEMA)
+        .parquet(path)
+        .select("event_id", F.col("is_fraud"), F.col("fraud_type"))
+        .dropDuplicates(["event_id"])
+    )
     return events.join(labels, "event_id", "left")
 
 
-def sessionize(
-    spark: SparkSession, settings: Settings, dates: list[dt.date]
-) -> DataFrame:
+def sessionize(spark: SparkSession, settings: Settings, dates: list[dt.date]) -> DataFrame:
     """Windows for ``dates`` as a lazy DataFrame in WINDOWS_SCHEMA order (minus run metadata)."""
     cfg = settings.sessionize
     events = read_run_events(spark, settings, dates)

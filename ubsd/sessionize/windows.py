@@ -21,7 +21,7 @@ def window_keys(pos: Column, length: int, stride: int) -> Column:
     return F.sequence(k_min.cast("int"), k_max.cast("int"))
 
 
-def _field(name: str, dtype: str):  # noqa: ANN202  (a lambda factory for F.transform)
+def _field(name: str, dtype: str):
     return lambda x: x[name].cast(dtype)
 
 
@@ -60,7 +60,9 @@ def build_windows(events: DataFrame, length: int, stride: int, with_labels: bool
     n = F.size(ev)
     cols: dict[str, Column] = {
         "window_id": F.substring(
-            F.sha2(F.concat_ws("|", F.col("session_id"), F.col("window_index").cast("string")), 256),
+            F.sha2(
+                F.concat_ws("|", F.col("session_id"), F.col("window_index").cast("string")), 256
+            ),
             1,
             32,
         ),
@@ -70,11 +72,15 @@ def build_windows(events: DataFrame, length: int, stride: int, with_labels: bool
         "start_ts": F.element_at(ev, 1)["ts"],
         "end_ts": F.element_at(ev, -1)["ts"],
         "n_events": n.cast("int"),
-        "event_ids": _pad(F.transform(ev, lambda x: x["event_id"]), length, F.lit(None).cast("string")),
+        "event_ids": _pad(
+            F.transform(ev, lambda x: x["event_id"]), length, F.lit(None).cast("string")
+        ),
         "event_types": _pad(
             F.transform(ev, lambda x: x["event_type"]), length, F.lit(None).cast("string")
         ),
-        "item_ids": _pad(F.transform(ev, lambda x: x["item_id"]), length, F.lit(None).cast("string")),
+        "item_ids": _pad(
+            F.transform(ev, lambda x: x["item_id"]), length, F.lit(None).cast("string")
+        ),
         "dt_seconds": _pad(
             F.transform(ev, lambda x: x["dt_seconds"].cast("double")), length, F.lit(0.0)
         ),

@@ -53,8 +53,12 @@ def click_bot_context(
 
 
 def click_bot_cycles(
-    rng: np.random.Generator, sess: np.ndarray, owner: np.ndarray, ctx: dict[str, Any],
-    catalog: Catalog, p: ClickBotParams,
+    rng: np.random.Generator,
+    sess: np.ndarray,
+    owner: np.ndarray,
+    ctx: dict[str, Any],
+    catalog: Catalog,
+    p: ClickBotParams,
 ) -> Cycles:
     cs, _ = expand(_uniform(rng, p.events_per_session, sess.size))
     n = cs.size
@@ -100,8 +104,12 @@ def click_farm_context(
 
 
 def click_farm_cycles(
-    rng: np.random.Generator, sess: np.ndarray, owner: np.ndarray, ctx: dict[str, Any],
-    catalog: Catalog, p: ClickFarmParams,
+    rng: np.random.Generator,
+    sess: np.ndarray,
+    owner: np.ndarray,
+    ctx: dict[str, Any],
+    catalog: Catalog,
+    p: ClickFarmParams,
 ) -> Cycles:
     cs, _ = expand(_uniform(rng, p.cycles_per_session, sess.size))
     n = cs.size
@@ -141,8 +149,12 @@ def scraper_context(
 
 
 def scraper_cycles(
-    rng: np.random.Generator, sess: np.ndarray, owner: np.ndarray, ctx: dict[str, Any],
-    catalog: Catalog, p: ScraperParams,
+    rng: np.random.Generator,
+    sess: np.ndarray,
+    owner: np.ndarray,
+    ctx: dict[str, Any],
+    catalog: Catalog,
+    p: ScraperParams,
 ) -> Cycles:
     """Each session resumes the walk where the scraper's previous session stopped."""
     n_views = _uniform(rng, p.views_per_session, sess.size)
@@ -176,8 +188,12 @@ def ad_click_spam_context(
 
 
 def ad_click_spam_cycles(
-    rng: np.random.Generator, sess: np.ndarray, owner: np.ndarray, ctx: dict[str, Any],
-    catalog: Catalog, p: AdClickSpamParams,
+    rng: np.random.Generator,
+    sess: np.ndarray,
+    owner: np.ndarray,
+    ctx: dict[str, Any],
+    catalog: Catalog,
+    p: AdClickSpamParams,
 ) -> Cycles:
     cs, _ = expand(_uniform(rng, p.clicks_per_session, sess.size))
     n = cs.size
@@ -208,8 +224,12 @@ def brushing_context(
 
 
 def brushing_cycles(
-    rng: np.random.Generator, sess: np.ndarray, owner: np.ndarray, ctx: dict[str, Any],
-    catalog: Catalog, p: BrushingParams,
+    rng: np.random.Generator,
+    sess: np.ndarray,
+    owner: np.ndarray,
+    ctx: dict[str, Any],
+    catalog: Catalog,
+    p: BrushingParams,
 ) -> Cycles:
     cs, _ = expand(_uniform(rng, p.orders_per_session, sess.size))
     n = cs.size
@@ -238,8 +258,12 @@ def account_takeover_context(
 
 
 def account_takeover_cycles(
-    rng: np.random.Generator, sess: np.ndarray, owner: np.ndarray, ctx: dict[str, Any],
-    catalog: Catalog, p: AccountTakeoverParams,
+    rng: np.random.Generator,
+    sess: np.ndarray,
+    owner: np.ndarray,
+    ctx: dict[str, Any],
+    catalog: Catalog,
+    p: AccountTakeoverParams,
 ) -> Cycles:
     """A few quick views, then add-to-cart and purchase of high-value items."""
     n_browse = _uniform(rng, p.browse_events, sess.size, low=0)

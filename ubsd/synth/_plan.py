@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +12,6 @@ import pyarrow as pa
 from ubsd.synth import _fraud
 from ubsd.synth._sim import (
     AD_CLICK,
-    ATTACK_SEQ_BASE,
     CLICK,
     VIEW,
     Block,
@@ -44,6 +45,8 @@ from ubsd.synth.profiles import (
 #: other types' events as they were.
 _STREAMS = ("catalog", "users", "plan", "normal", "identity", "extras", "inject", *FRAUD_TYPES)
 _ATO = FRAUD_TYPES.index("account_takeover") + 1
+_MARKOV_CHUNK = 16_384  # normal sessions simulated per task
+_THREADS = min(4, os.cpu_count() or 1)
 _WEB = CHANNELS.index("web")
 
 
@@ -62,7 +65,7 @@ def fraud_allocation(profile: Profile) -> dict[str, int]:
     weights = np.array([max(float(mix.get(t, 0.0)), 0.0) for t in FRAUD_TYPES])
     if profile.days < 2:
         weights[FRAUD_TYPES.index("account_takeover")] = 0.0
-    total = int(round(profile.fraud_prevalence * profile.n_users))
+    total = round(profile.fraud_prevalence * profile.n_users)
     counts = np.zeros(len(FRAUD_TYPES), dtype=np.int64)
     if weights.sum() > 0 and total > 0:
         raw = total * weights / weights.sum()
@@ -181,14 +184,18 @@ def simulate(profile: Profile, heavy_user_events: int = 0, singleton_users: int 
     def add_normal(user: np.ndarray, day: np.ndarray) -> None:
         desired = day_ms[day] + hours_from_curve(plan, user.size)
         sessions.add(
-            user=user, day=day, kind=np.zeros(user.size, dtype=np.int64), desired=desired,
+            user=user,
+            day=day,
+            kind=np.zeros(user.size, dtype=np.int64),
+            desired=desired,
             **_identity(users, user, day, np_.ip_roam_prob, ident),
         )
 
     # normal users, and takeover victims before their takeover day
     shoppers = np.flatnonzero((user_kind == 0) | (user_kind == _ATO))
     n_sess = _per_day(
-        plan, plan.random((shoppers.size, n_days)) < users.activity[shoppers, None],
+        plan,
+        plan.random((shoppers.size, n_days)) < users.activity[shoppers, None],
         profile.sessions_per_day,
     )
     victims = members["account_takeover"]
@@ -263,10 +270,14 @@ def simulate(profile: Profile, heavy_user_events: int = 0, singleton_users: int 
     if heavy_user_events > 0:
         lo, _ = UA_RANGE["headless"]
         sid = sessions.add(
-            user=np.array([next_user]), day=np.array([0]),
+            user=np.array([next_user]),
+            day=np.array([0]),
             kind=np.array([FRAUD_TYPES.index("click_bot") + 1]),
-            desired=np.array([day_ms[0] + 5_000]), device=random_keys(extras, 1),
-            ip=random_ips(extras, 1), ua=np.array([lo + 1]), channel=np.array([_WEB]),
+            desired=np.array([day_ms[0] + 5_000]),
+            device=random_keys(extras, 1),
+            ip=random_ips(extras, 1),
+            ua=np.array([lo + 1]),
+            channel=np.array([_WEB]),
         )
         heavy_block = _heavy_block(extras, int(sid[0]), heavy_user_events, catalog)
         extra_ids.append(pa.array(["heavy_bot_0"]))
@@ -278,16 +289,24 @@ def simulate(profile: Profile, heavy_user_events: int = 0, singleton_users: int 
         lo = np.array([UA_RANGE[c][0] for c in CHANNELS])[channel]
         hi = np.array([UA_RANGE[c][1] for c in CHANNELS])[channel]
         sid = sessions.add(
-            user=next_user + np.arange(n), day=np.zeros(n, dtype=np.int64),
-            kind=np.zeros(n, dtype=np.int64), desired=day_ms[0] + hours_from_curve(extras, n),
-            device=random_keys(extras, n), ip=random_ips(extras, n),
-            ua=lo + extras.integers(0, 1 << 30, n) % (hi - lo), channel=channel,
+            user=next_user + np.arange(n),
+            day=np.zeros(n, dtype=np.int64),
+            kind=np.zeros(n, dtype=np.int64),
+            desired=day_ms[0] + hours_from_curve(extras, n),
+            device=random_keys(extras, n),
+            ip=random_ips(extras, n),
+            ua=lo + extras.integers(0, 1 << 30, n) % (hi - lo),
+            channel=channel,
         )
         cats = extras.integers(0, catalog.n_categories, n)
         single_block = Block(
-            sess=sid, seq=np.zeros(n, dtype=np.int64), gap=np.zeros(n, dtype=np.int64),
-            etype=np.full(n, VIEW), item=catalog.zipf_items(extras, cats),
-            pos=np.zeros(n, dtype=np.int64), spons=np.full(n, -1), query=np.full(n, -1),
+            sess=sid,
+            t=np.zeros(n, dtype=np.int64),
+            etype=np.full(n, VIEW),
+            item=catalog.zipf_items(extras, cats),
+            pos=np.zeros(n, dtype=np.int64),
+            spons=np.full(n, -1),
+            query=np.full(n, -1),
         )
         extra_ids.append(digit_ids("single_", np.arange(n), 6))
         next_user += n
@@ -297,50 +316,59 @@ def simulate(profile: Profile, heavy_user_events: int = 0, singleton_users: int 
     s_desired = sessions.column("desired")
 
     # simulate: all normal-looking sessions in one Markov run, then each fraud type
-    nrng = rng["normal"]
     normal_ids = np.flatnonzero((s_kind == 0) & (s_user < users.n))
-    blocks = [
-        simulate_markov(
-            nrng, normal_ids, users.fav[s_user[normal_ids]], users.speed[s_user[normal_ids]],
-            np.full(normal_ids.size, np_.max_events_per_session), catalog, np_,
-        ),
-        heavy_block,
-        single_block,
-    ]
+    # fixed-size chunks with their own streams: the same output whatever the number of cores
+    chunks = [normal_ids[i : i + _MARKOV_CHUNK] for i in range(0, normal_ids.size, _MARKOV_CHUNK)]
+    streams = np.random.SeedSequence([int(profile.seed), 0x0A11]).spawn(len(chunks))
+
+    def normal_chunk(j: int) -> Block:
+        ids = chunks[j]
+        u = s_user[ids]
+        return simulate_markov(
+            np.random.default_rng(streams[j]),
+            ids,
+            users.fav[u],
+            users.speed[u],
+            np.full(ids.size, np_.max_events_per_session),
+            catalog,
+            np_,
+        )
+
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:  # numpy releases the GIL
+        blocks = [*pool.map(normal_chunk, range(len(chunks))), heavy_block, single_block]
     for t, (ids, owner) in attack.items():
         p = profile.fraud_params(t)
         trng = rng[t]
         cycles = _fraud.CYCLES[t](trng, ids, owner, contexts[t], catalog, p)
-        blocks.append(run_cycles(trng, cycles, catalog, np_, ATTACK_SEQ_BASE))
         prefixed = ids[trng.random(ids.size) < p.browse_prefix_prob]
+        after = None
         if prefixed.size:
             lo, hi = p.browse_prefix_events
             u = s_user[prefixed]
-            blocks.append(
-                simulate_markov(
-                    trng, prefixed, users.fav[u], users.speed[u],
-                    trng.integers(max(lo, 1), max(hi, lo, 1) + 1, prefixed.size), catalog, np_,
-                )
+            prefix = simulate_markov(
+                trng,
+                prefixed,
+                users.fav[u],
+                users.speed[u],
+                trng.integers(max(lo, 1), max(hi, lo, 1) + 1, prefixed.size),
+                catalog,
+                np_,
             )
+            blocks.append(prefix)
+            after = np.full(sessions.n, -1, dtype=np.int64)
+            np.maximum.at(after, prefix.sess, prefix.t)
+        blocks.append(run_cycles(trng, cycles, catalog, np_, after))
     ev = Block.concat(blocks)
 
-    # in-session offsets, session durations, placement on the timeline
-    order = np.argsort(ev.sess * (1 << 32) + ev.seq, kind="stable")
-    ev = ev.take(order)
-    first = np.r_[True, ev.sess[1:] != ev.sess[:-1]]
-    gap = np.where(first, 0, ev.gap)
-    csum = np.cumsum(gap)
-    offset = csum - csum[np.maximum.accumulate(np.where(first, np.arange(gap.size), 0))]
+    # session durations, placement on the timeline, then time order
     duration = np.zeros(sessions.n, dtype=np.int64)
-    duration[ev.sess] = offset  # the last (largest) offset of a session wins
-    start = place_sessions(
-        s_user, s_desired, duration, int(np_.min_session_gap_s * 1000)
-    )
-    ts = start[ev.sess] + offset
-    keep = ts < start_ms + n_days * MS_PER_DAY
-    ev, ts = ev.take(keep), ts[keep]
-    order = np.argsort(ts, kind="stable")
-    ev, ts = ev.take(order), ts[order]
+    np.maximum.at(duration, ev.sess, ev.t)
+    start = place_sessions(s_user, s_desired, duration, int(np_.min_session_gap_s * 1000))
+    ts = start[ev.sess] + ev.t
+    keep = np.flatnonzero(ts < start_ms + n_days * MS_PER_DAY)
+    by_time = np.argsort(ts[keep], kind="stable")
+    ts = ts[keep][by_time]
+    ev = ev.take(keep[by_time])
 
     pool_ids = digit_ids("u", np.arange(users.n), max(6, len(str(users.n - 1))))
     return Simulation(
@@ -395,8 +423,7 @@ def _heavy_block(rng: np.random.Generator, sid: int, n: int, catalog: Catalog) -
     targets = catalog.advertised.reshape(-1)[:4]
     return Block(
         sess=np.full(n, sid, dtype=np.int64),
-        seq=np.arange(n, dtype=np.int64),
-        gap=gap,
+        t=np.cumsum(gap) - gap[0],
         etype=np.where(rng.random(n) < 0.8, AD_CLICK, CLICK),
         item=targets[rng.integers(0, targets.size, n)],
         pos=rng.integers(1, 4, n),

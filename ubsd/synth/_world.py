@@ -16,17 +16,27 @@ CHANNEL_SHARE = np.array([0.5, 0.25, 0.25])
 #: User agents per channel; the last group is what careless bots send.
 USER_AGENTS: dict[str, tuple[str, ...]] = {
     "web": (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36",
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-        "Version/18.1 Safari/605.1.15",
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36"
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Version/18.1 Safari/605.1.15"
+        ),
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/130.0.0.0 Safari/537.36",
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36"
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0"
+        ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/130.0.0.0 Safari/537.36"
+        ),
     ),
     "app_ios": (
         "ShopApp/7.4.0 (iPhone15,2; iOS 18.1; Scale/3.00)",
@@ -41,8 +51,10 @@ USER_AGENTS: dict[str, tuple[str, ...]] = {
         "ShopApp/7.4.0 (Linux; Android 15; 23127PN0CG)",
     ),
     "headless": (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "HeadlessChrome/131.0.0.0 Safari/537.36",
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/131.0.0.0 Safari/537.36"
+        ),
         "python-requests/2.32.3",
     ),
 }
@@ -53,29 +65,141 @@ UA_RANGE: dict[str, tuple[int, int]] = {
 }
 
 _NOUNS = (
-    "sneakers", "headphones", "laptop", "phone case", "coffee maker", "backpack", "desk lamp",
-    "yoga mat", "watch", "sunglasses", "dress", "jeans", "jacket", "t-shirt", "blender",
-    "vacuum", "tent", "bike helmet", "board game", "lego", "novel", "cookbook", "lipstick",
-    "shampoo", "perfume", "dog food", "cat litter", "garden hose", "drill", "screwdriver set",
-    "office chair", "monitor", "keyboard", "mouse", "charger", "smart speaker", "tv",
-    "air fryer", "frying pan", "knife set", "bed sheets", "pillow", "towels", "candle",
-    "vitamins", "protein powder", "running shoes", "swimsuit", "baby stroller", "diapers",
-    "car seat", "phone", "tablet", "camera", "printer", "ink cartridge", "notebook", "pens",
-    "guitar", "drone",
+    "sneakers",
+    "headphones",
+    "laptop",
+    "phone case",
+    "coffee maker",
+    "backpack",
+    "desk lamp",
+    "yoga mat",
+    "watch",
+    "sunglasses",
+    "dress",
+    "jeans",
+    "jacket",
+    "t-shirt",
+    "blender",
+    "vacuum",
+    "tent",
+    "bike helmet",
+    "board game",
+    "lego",
+    "novel",
+    "cookbook",
+    "lipstick",
+    "shampoo",
+    "perfume",
+    "dog food",
+    "cat litter",
+    "garden hose",
+    "drill",
+    "screwdriver set",
+    "office chair",
+    "monitor",
+    "keyboard",
+    "mouse",
+    "charger",
+    "smart speaker",
+    "tv",
+    "air fryer",
+    "frying pan",
+    "knife set",
+    "bed sheets",
+    "pillow",
+    "towels",
+    "candle",
+    "vitamins",
+    "protein powder",
+    "running shoes",
+    "swimsuit",
+    "baby stroller",
+    "diapers",
+    "car seat",
+    "phone",
+    "tablet",
+    "camera",
+    "printer",
+    "ink cartridge",
+    "notebook",
+    "pens",
+    "guitar",
+    "drone",
 )
 _STYLES = ("premium", "kids", "outdoor", "vintage", "eco", "travel", "pro", "mini")
 _MODIFIERS = (
-    "cheap", "best", "sale", "black", "red", "wireless", "for men", "for women", "2026",
-    "deal", "large", "small", "gift", "new", "reviews",
+    "cheap",
+    "best",
+    "sale",
+    "black",
+    "red",
+    "wireless",
+    "for men",
+    "for women",
+    "2026",
+    "deal",
+    "large",
+    "small",
+    "gift",
+    "new",
+    "reviews",
 )
 #: Hourly weights of session starts over a UTC day: quiet at night, peak in the evening.
 DAY_CURVE = np.array(
-    [0.9, 0.6, 0.4, 0.3, 0.25, 0.3, 0.5, 0.9, 1.3, 1.6, 1.8, 1.9,
-     2.0, 2.0, 1.9, 1.9, 2.0, 2.3, 2.7, 3.1, 3.3, 3.0, 2.3, 1.5]
+    [
+        0.9,
+        0.6,
+        0.4,
+        0.3,
+        0.25,
+        0.3,
+        0.5,
+        0.9,
+        1.3,
+        1.6,
+        1.8,
+        1.9,
+        2.0,
+        2.0,
+        1.9,
+        1.9,
+        2.0,
+        2.3,
+        2.7,
+        3.1,
+        3.3,
+        3.0,
+        2.3,
+        1.5,
+    ]
 )
 _PUBLIC_FIRST_OCTETS = np.array(
-    [24, 31, 37, 46, 62, 66, 73, 78, 81, 84, 89, 92, 98, 104, 109, 151, 176, 185, 188, 193, 195,
-     203, 212, 217],
+    [
+        24,
+        31,
+        37,
+        46,
+        62,
+        66,
+        73,
+        78,
+        81,
+        84,
+        89,
+        92,
+        98,
+        104,
+        109,
+        151,
+        176,
+        185,
+        188,
+        193,
+        195,
+        203,
+        212,
+        217,
+    ],
     dtype=np.uint32,
 )
 
@@ -190,7 +314,7 @@ def build_catalog(rng: np.random.Generator, profile: Profile) -> Catalog:
     ]
     texts: list[str] = []
     for name in names:
-        mods = ("",) + _MODIFIERS
+        mods = ("", *_MODIFIERS)
         for k in range(n_q):
             mod = mods[k % len(mods)]
             texts.append(name if not mod else (f"{mod} {name}" if k % 2 else f"{name} {mod}"))

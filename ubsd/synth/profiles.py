@@ -2,21 +2,24 @@
 
 A profile is the complete recipe for one synthetic data set: with the generator code, it fixes
 every event, label and injected bad row. Evaluations and benchmarks cite data by profile name and
-version, so **a registered profile is frozen**: any change to what a profile generates (a
-parameter here, or generator logic that alters its output) must ship as a new version or a new
-name (``benchmark-v2``), never as an edit of the existing one. ``tests/test_synth.py`` pins a
-content fingerprint of ``ci`` and ``benchmark-v1`` (``FROZEN_FINGERPRINTS``) to catch accidental
-edits.
+version, so **a registered profile is frozen**: any change to what a profile generates ships as a
+new version or a new name (``benchmark-v2``), never as an edit of the existing one. That covers
+generator logic too: a change that would alter a registered profile's output must sit behind a
+new profile field whose default keeps the old behavior. ``tests/test_synth.py`` pins the content
+fingerprint (``generator.content_fingerprint``) of every registered profile to catch accidents.
 
 Ad-hoc variations (bigger runs, another seed) are made with :func:`with_overrides` or
 :func:`scaled`; the generator records every difference from the registered profile in the
 manifest, so a run is always reproducible from ``(name, version, overrides)``.
 
-Hardness knobs (used by ``benchmark-v1``) common to every fraud type, see :class:`FraudParams`:
+``benchmark-v1`` is deliberately hard. Knobs common to every fraud type (:class:`FraudParams`):
 ``cover_sessions_per_day`` (attackers also browse like normal shoppers, in sessions labelled
-normal), ``browse_prefix_prob`` (an attack session starts with a stretch of normal browsing,
-labelled with the session), ``uniform_hours`` (False: attacks follow the human day curve), and
-per type an ``interval_cv`` (jitter: coefficient of variation of the gap between attack actions).
+normal), ``browse_prefix_prob`` (an attack session opens with normal browsing, labelled with the
+session) and ``uniform_hours`` (False: attacks follow the human day curve); per type, a low
+``interval_s`` rate with a human-like ``interval_cv`` (jitter of the gap between attack actions)
+and interleaved searches and impressions. On it, ranking sessions by events per minute or by
+regularity of gaps gives a PR-AUC of about 0.02 to 0.04 at a fraud-session share of about 3 %
+(a test keeps it below 0.5).
 """
 
 from __future__ import annotations
@@ -79,8 +82,8 @@ class NormalParams:
     min_session_gap_s: float = 2700.0  # two sessions of one user are at least this far apart
     n_favourite_categories: int = 3
     explore_prob: float = 0.1  # a search outside the favourite categories
-    sponsored_top_prob: float = 0.3  # a sponsored listing at positions 1-2
-    sponsored_other_prob: float = 0.06
+    sponsored_top_prob: float = 0.2  # a sponsored listing at positions 1-2
+    sponsored_other_prob: float = 0.04
     sponsored_click_is_ad_prob: float = 0.85
     speed_sigma: float = 0.3  # per-user multiplier on every dwell time
     activity_sigma: float = 0.6  # per-user spread of the daily active probability
@@ -106,7 +109,7 @@ class ClickBotParams(FraudParams):
     """Clicks sponsored listings at a machine-regular rate, never shops."""
 
     events_per_session: tuple[int, int] = (60, 160)  # clicks per session, uniform
-    interval_s: float = 4.0  # median gap between clicks
+    interval_s: float = 1.5  # median gap between clicks
     interval_cv: float = 0.08
     ad_click_share: float = 0.85  # ad_click vs click on the sponsored listing
     impressions_per_click: float = 0.0  # Poisson mean of result impressions loaded per click
