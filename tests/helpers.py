@@ -38,3 +38,29 @@ def event(
     event_id: str, user_id: str, ts: str, event_type: str = "view", **fields: Any
 ) -> dict[str, Any]:
     return {"event_id": event_id, "user_id": user_id, "ts": ts, "event_type": event_type, **fields}
+
+
+def write_events(spark: Any, settings: Settings, rows: list[dict[str, Any]]) -> None:
+    """Write rows straight into the events table (bypassing ingest) for sessionize tests.
+
+    Each row needs event_id, user_id and ts (a datetime); other fields default to null.
+    """
+    import datetime as dt
+
+    from ubsd.io.paths import resolve_under
+    from ubsd.io.schemas import EVENTS_SCHEMA
+    from ubsd.io.tables import write_dates
+
+    full = []
+    for r in rows:
+        row = {f.name: None for f in EVENTS_SCHEMA.fields}
+        row.update(
+            {"event_type": "view", "run_id": "test", "processed_at": dt.datetime(2026, 1, 1)}
+        )
+        row.update(r)
+        row["date"] = row["ts"].date()
+        full.append(row)
+    df = spark.createDataFrame(full, EVENTS_SCHEMA)
+    dates = sorted({r["date"] for r in full})
+    path = resolve_under(str(settings.storage.root), settings.storage.events_table)
+    write_dates(df, path, dates, settings.storage.format, EVENTS_SCHEMA)

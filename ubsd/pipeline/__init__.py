@@ -1,0 +1,1 @@
+"""Top layer: end-to-end flows composed of the stages below (the README's demo)."""
