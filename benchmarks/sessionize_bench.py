@@ -1004,6 +1004,11 @@ def main(argv: list[str] | None = None) -> int:
         help="delete a data set's scratch folder after its runs if it has more events (disk)",
     )
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the sizes (and heavy-user block) of an existing --out that this run does not redo",
+    )
     args = ap.parse_args(argv)
 
     from ubsd.config import load_config
@@ -1036,7 +1041,31 @@ def main(argv: list[str] | None = None) -> int:
 
     report["generator_profile"]["version"] = get_profile(PROFILE).version
 
+    if args.merge and args.out.exists():
+        prev = json.loads(args.out.read_text())
+        report["sizes"] = prev.get("sizes", {})
+        if "heavy_user" in prev:
+            report["heavy_user"] = prev["heavy_user"]
+        report["merged_from_previous_run"] = prev.get("timestamp_start")
+
+    def summarize() -> None:
+        sizes = report["sizes"]
+        ok = {k: v for k, v in sizes.items() if "spark_seconds" in v}
+        if "1000000" in ok and "10000000" in ok:
+            a, b = ok["1000000"], ok["10000000"]
+            report["time_ratio_10m_over_1m"] = round(b["spark_seconds"] / a["spark_seconds"], 2)
+            report["events_ratio_10m_over_1m"] = round(b["events"] / a["events"], 2)
+            report["duckdb_time_ratio_10m_over_1m"] = round(
+                b["duckdb_seconds"] / a["duckdb_seconds"], 2
+            )
+        report["spark_over_duckdb_time"] = {
+            k: v["spark_over_duckdb_time"] for k, v in ok.items() if "spark_over_duckdb_time" in v
+        }
+        if "10000000" in report["spark_over_duckdb_time"]:
+            report["spark_over_duckdb_time_10m"] = report["spark_over_duckdb_time"]["10000000"]
+
     def save() -> None:
+        summarize()
         report["load_average_end"] = _load()
         report["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         report["timestamp_end"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -1049,19 +1078,6 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # keep what was measured so far
             report["sizes"][str(size)] = {"error": f"{type(exc).__name__}: {exc}"[-3000:]}
             _log(f"{ds.name}: FAILED {exc}")
-        sizes = report["sizes"]
-        if "1000000" in sizes and "10000000" in sizes and "spark_seconds" in sizes["10000000"]:
-            a, b = sizes["1000000"], sizes["10000000"]
-            report["time_ratio_10m_over_1m"] = round(b["spark_seconds"] / a["spark_seconds"], 2)
-            report["events_ratio_10m_over_1m"] = round(b["events"] / a["events"], 2)
-            report["duckdb_time_ratio_10m_over_1m"] = round(
-                b["duckdb_seconds"] / a["duckdb_seconds"], 2
-            )
-        report["spark_over_duckdb_time"] = {
-            k: v["spark_over_duckdb_time"] for k, v in sizes.items() if "spark_over_duckdb_time" in v
-        }
-        if "10000000" in report["spark_over_duckdb_time"]:
-            report["spark_over_duckdb_time_10m"] = report["spark_over_duckdb_time"]["10000000"]
         save()
         if size > args.delete_scratch_over:
             _log(f"{ds.name}: deleting scratch data {ds.root} (logs kept)")

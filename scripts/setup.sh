@@ -18,5 +18,12 @@ else
   echo "$hash" > "$stamp"
   echo "[setup] python packages installed in $(( $(date +%s) - start )) s"
 fi
-# Resolve the Delta jars once, so that tests and jobs do not pay for it (no-op when cached).
-"$VENV/bin/python" -m ubsd.spark --warm
+# Resolve the Delta jars once into Ivy's cache, so that tests and jobs do not pay for it.
+warm="$VENV/.ubsd-delta-warm"
+if [ ! -f "$warm" ] || [ "$(cat "$warm")" != "$hash" ]; then
+  echo "[setup] resolving Delta Lake jars from Maven Central (first time only)"
+  "$VENV/bin/python" -m ubsd.spark --warm > "$VENV/warm.log" 2>&1 || {
+    tail -n 30 "$VENV/warm.log"; echo "[setup] could not start Spark with Delta (see above)"; exit 1; }
+  tail -n 1 "$VENV/warm.log"
+  echo "$hash" > "$warm"
+fi

@@ -35,7 +35,7 @@ def test_ingest_matches_the_generator_manifest(ci_run):
 
 
 def test_every_event_lands_in_exactly_one_session_and_some_window(spark, ci_run):
-    manifest, settings, _, sess = ci_run
+    _manifest, settings, _, sess = ci_run
     root, fmt = settings.storage.root, settings.storage.format
     windows = read_table(spark, f"{root}/tables/windows", fmt, WINDOWS_SCHEMA)
     events = read_table(spark, f"{root}/tables/events", fmt, EVENTS_SCHEMA)

@@ -28,13 +28,13 @@ class SparkSettings(_Strict):
         "local[2]",
         description="Spark master for local runs; null on a cluster takes what spark-submit gives.",
     )
-    app_name: str = "ubsd"
+    app_name: str = Field("ubsd", description="Application name shown in the Spark UI.")
     shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions (local).")
     driver_memory: str | None = Field(None, description="spark.driver.memory for local runs.")
     ivy_dir: str | None = Field(
         None, description="Ivy cache for the Delta jars (spark.jars.ivy); null = Spark default."
     )
-    log_level: str = "WARN"
+    log_level: str = Field("WARN", description="Spark log level (WARN keeps job output readable).")
     conf: dict[str, str] = Field(
         default_factory=dict, description="Extra Spark settings passed to the builder as they are."
     )
@@ -54,16 +54,22 @@ class StorageSettings(_Strict):
     labels_path: str | None = Field(
         None, description="Optional ground-truth labels (Parquet, LABELS_SCHEMA), relative to root."
     )
-    events_table: str = "tables/events"
-    quarantine_table: str = "tables/quarantine"
-    windows_table: str = "tables/windows"
+    events_table: str = Field("tables/events", description="Events table (output of ingest).")
+    quarantine_table: str = Field(
+        "tables/quarantine", description="Quarantined rows with reason (output of ingest)."
+    )
+    windows_table: str = Field(
+        "tables/windows", description="Windows table (output of sessionize)."
+    )
     runs_dir: str = Field("runs", description="Run summaries (JSON), relative to root.")
 
 
 class IngestSettings(_Strict):
     """Validation and normalization rules of the ingest job."""
 
-    input_format: Literal["json", "csv", "parquet"] = "json"
+    input_format: Literal["json", "csv", "parquet"] = Field(
+        "json", description="Raw input format: JSON lines, CSV with a header, or Parquet."
+    )
     missing_input: Literal["fail", "empty"] = Field(
         "fail", description="What a run date without input does: fail, or write an empty day."
     )
@@ -102,8 +108,10 @@ class SessionizeSettings(_Strict):
     lookback_hours: float = Field(
         24.0, ge=0, description="How far into the previous date a run looks to stitch sessions."
     )
-    window_length: int = Field(64, ge=2)
-    window_stride: int = Field(32, ge=1)
+    window_length: int = Field(
+        64, ge=2, description="Events per window (L); shorter ones are padded."
+    )
+    window_stride: int = Field(32, ge=1, description="Events between window starts (S <= L).")
     item_buckets: int = Field(1024, ge=2, description="Hash buckets for item ids.")
     category_buckets: int = Field(128, ge=2, description="Hash buckets for category ids.")
     dt_buckets: int = Field(32, ge=2, description="Log-scaled buckets for inter-event seconds.")
@@ -175,3 +183,26 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     except ValidationError as exc:
         where = f" in {path}" if path else ""
         raise ConfigError(f"invalid configuration{where}:\n{exc}") from None
+
+
+def reference_markdown() -> str:
+    """Markdown table of every configuration key, its default and its meaning.
+
+    ``docs/configuration.md`` embeds this output; a test keeps the two in step.
+    """
+    lines: list[str] = []
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            lines += [f"| `{section}` | `{field.default!r}` | {field.description or ''} |"]
+            continue
+        lines += ["", f"### `{section}`", "", (model.__doc__ or "").strip(), ""]
+        lines += ["| key | default | meaning |", "|---|---|---|"]
+        for name, sub in model.model_fields.items():
+            default = sub.default if sub.default_factory is None else sub.default_factory()
+            lines.append(f"| `{section}.{name}` | `{default!r}` | {sub.description or ''} |")
+    return "\n".join(lines).strip() + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

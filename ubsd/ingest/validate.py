@@ -74,95 +74,134 @@ def _first_reason(checks: Sequence[tuple[str, Column, Column]]) -> tuple[Column,
 
 
 def classify(df: DataFrame, cfg: IngestSettings, dates: Sequence[dt.date]) -> DataFrame:
-    """Add normalized typed columns plus ``reason``/``detail`` (null reason = valid row)."""
+    """Add normalized typed columns plus ``reason``/``detail`` (null reason = valid row).
+
+    Built in three projections (parse, then flag, then pick the reason) so that each generated
+    method stays small: one giant CASE over re-parsed values falls out of whole-stage codegen.
+    """
     last = max(dates)
     horizon = dt.datetime.combine(last + dt.timedelta(days=1), dt.time()) + dt.timedelta(
         hours=cfg.future_skew_hours
     )
     min_ts = dt.datetime.fromisoformat(cfg.min_timestamp)
     date_strs = [d.isoformat() for d in dates]
+    passthrough = ["raw", "source_file", "input_date", "row_order", "corrupt"]
 
-    n = {f: _blank_to_null(F.col(f)) for f in _TEXT_FIELDS}
-    ts = parse_timestamp(F.col("ts"), cfg.naive_timestamps)
-    position_num = _unquote(F.col("position")).try_cast("double")
-    sponsored = F.lower(_unquote(F.col("is_sponsored")))
-    price = _unquote(F.col("price")).try_cast("double")
-
-    missing = [F.when(n[f].isNull(), F.lit(f)) for f in REQUIRED_FIELDS]
+    # 1. parse: typed and normalized values next to the raw text
+    longest = F.greatest(
+        *[
+            F.coalesce(F.length(F.col(f)), F.lit(0))
+            for f in (*_TEXT_FIELDS, "position", "is_sponsored", "price")
+        ]
+    )
     too_long = [
         F.when(F.length(F.col(f)) > cfg.max_field_chars, F.lit(f))
         for f in (*_TEXT_FIELDS, "position", "is_sponsored", "price")
     ]
-    bad_position = F.col("position").isNotNull() & (
-        position_num.isNull()
-        | F.isnan(position_num)
-        | (position_num < 0)
-        | (position_num != F.floor(position_num))
-        | (position_num > 2_147_483_647)
+    parsed = df.select(
+        *[_blank_to_null(F.col(f)).alias(f"n_{f}") for f in _TEXT_FIELDS],
+        parse_timestamp(F.col("ts"), cfg.naive_timestamps).alias("p_ts"),
+        _unquote(F.col("position")).try_cast("double").alias("p_position"),
+        F.lower(_unquote(F.col("is_sponsored"))).alias("p_sponsored"),
+        _unquote(F.col("price")).try_cast("double").alias("p_price"),
+        F.col("ts").alias("raw_ts"),
+        F.col("position").alias("raw_position"),
+        F.col("is_sponsored").alias("raw_sponsored"),
+        F.col("price").alias("raw_price"),
+        F.when(
+            longest > cfg.max_field_chars, F.array_join(F.array_compact(F.array(*too_long)), ",")
+        ).alias("long_fields"),
+        *passthrough,
     )
-    bad_sponsored = F.col("is_sponsored").isNotNull() & ~sponsored.isin(*_TRUE, *_FALSE)
-    bad_price_type = F.col("price").isNotNull() & price.isNull()
+
+    # 2. flag: one boolean (and a detail) per check
+    ts = F.col("p_ts")
+    pos, price = F.col("p_position"), F.col("p_price")
+    event_type = F.regexp_replace(F.lower(F.col("n_event_type")), r"\s+", "_")
+    missing = F.array_join(
+        F.array_compact(
+            F.array(*[F.when(F.col(f"n_{f}").isNull(), F.lit(f)) for f in REQUIRED_FIELDS])
+        ),
+        ",",
+    )
+    bad_position = F.col("raw_position").isNotNull() & (
+        pos.isNull() | F.isnan(pos) | (pos < 0) | (pos != F.floor(pos)) | (pos > 2_147_483_647)
+    )
+    bad_sponsored = F.col("raw_sponsored").isNotNull() & ~F.col("p_sponsored").isin(*_TRUE, *_FALSE)
+    bad_price_type = F.col("raw_price").isNotNull() & price.isNull()
     bad_price = price.isNotNull() & (
         F.isnan(price) | (price < 0) | (price == float("inf")) | (price == float("-inf"))
     )
-    event_type = F.regexp_replace(F.lower(n["event_type"]), r"\s+", "_")
+    flagged = parsed.select(
+        "*",
+        event_type.alias("p_event_type"),
+        F.to_date(ts).alias("p_date"),
+        F.when(missing != "", missing).alias("missing_fields"),
+        bad_position.alias("bad_position"),
+        bad_sponsored.alias("bad_sponsored"),
+        bad_price_type.alias("bad_price_type"),
+        bad_price.alias("bad_price"),
+    )
 
+    # 3. reason: the first check that applies, in QUARANTINE_REASONS order
+    ts_detail = F.concat(F.lit("ts="), F.col("raw_ts"))
     checks: list[tuple[str, Column, Column]] = [
         ("malformed_record", F.col("corrupt"), F.lit("not a record of the input format")),
-        (
-            "missing_required_field",
-            F.size(F.array_compact(F.array(*missing))) > 0,
-            F.array_join(F.array_compact(F.array(*missing)), ","),
-        ),
+        ("missing_required_field", F.col("missing_fields").isNotNull(), F.col("missing_fields")),
         (
             "oversized_field",
-            F.size(F.array_compact(F.array(*too_long))) > 0,
-            F.concat(
-                F.array_join(F.array_compact(F.array(*too_long)), ","),
-                F.lit(f" longer than {cfg.max_field_chars} chars"),
-            ),
+            F.col("long_fields").isNotNull(),
+            F.concat(F.col("long_fields"), F.lit(f" longer than {cfg.max_field_chars} chars")),
         ),
-        ("unparseable_timestamp", ts.isNull(), F.concat(F.lit("ts="), F.col("ts"))),
-        ("timestamp_out_of_range", ts < F.lit(min_ts), F.concat(F.lit("ts="), F.col("ts"))),
-        ("timestamp_in_future", ts >= F.lit(horizon), F.concat(F.lit("ts="), F.col("ts"))),
+        ("unparseable_timestamp", ts.isNull(), ts_detail),
+        ("timestamp_out_of_range", ts < F.lit(min_ts), ts_detail),
+        ("timestamp_in_future", ts >= F.lit(horizon), ts_detail),
         (
             "wrong_date",
-            ~F.to_date(ts).cast("string").isin(*date_strs),
-            F.concat(F.lit("date="), F.to_date(ts).cast("string")),
+            ~F.col("p_date").cast("string").isin(*date_strs),
+            F.concat(F.lit("date="), F.col("p_date").cast("string")),
         ),
-        ("invalid_value", bad_position, F.concat(F.lit("position="), F.col("position"))),
-        ("invalid_value", bad_sponsored, F.concat(F.lit("is_sponsored="), F.col("is_sponsored"))),
-        ("invalid_value", bad_price_type, F.concat(F.lit("price="), F.col("price"))),
-        ("invalid_price", bad_price, F.concat(F.lit("price="), F.col("price"))),
+        (
+            "invalid_value",
+            F.col("bad_position"),
+            F.concat(F.lit("position="), F.col("raw_position")),
+        ),
+        (
+            "invalid_value",
+            F.col("bad_sponsored"),
+            F.concat(F.lit("is_sponsored="), F.col("raw_sponsored")),
+        ),
+        ("invalid_value", F.col("bad_price_type"), F.concat(F.lit("price="), F.col("raw_price"))),
+        ("invalid_price", F.col("bad_price"), F.concat(F.lit("price="), F.col("raw_price"))),
     ]
     if not cfg.allow_unknown_event_types:
         checks.append(
             (
                 "unknown_event_type",
-                ~event_type.isin(*KNOWN_EVENT_TYPES),
-                F.concat(F.lit("event_type="), event_type),
+                ~F.col("p_event_type").isin(*KNOWN_EVENT_TYPES),
+                F.concat(F.lit("event_type="), F.col("p_event_type")),
             )
         )
     reason, detail = _first_reason(checks)
-
-    return df.select(
-        n["event_id"].alias("event_id"),
-        n["user_id"].alias("user_id"),
+    sponsored = F.col("p_sponsored")
+    return flagged.select(
+        F.col("n_event_id").alias("event_id"),
+        F.col("n_user_id").alias("user_id"),
         ts.alias("ts"),
-        event_type.alias("event_type"),
-        n["item_id"].alias("item_id"),
-        n["category_id"].alias("category_id"),
-        F.lower(_clean_text(F.col("query"))).alias("query"),
-        position_num.try_cast("int").alias("position"),
+        F.col("p_event_type").alias("event_type"),
+        F.col("n_item_id").alias("item_id"),
+        F.col("n_category_id").alias("category_id"),
+        F.lower(_clean_text(F.col("n_query"))).alias("query"),
+        pos.try_cast("int").alias("position"),
         F.when(sponsored.isin(*_TRUE), True)
         .when(sponsored.isin(*_FALSE), False)
         .alias("is_sponsored"),
         price.alias("price"),
-        n["device_id"].alias("device_id"),
-        n["ip"].alias("ip"),
-        _clean_text(F.col("user_agent")).alias("user_agent"),
-        F.lower(n["channel"]).alias("channel"),
-        F.to_date(ts).alias("date"),
+        F.col("n_device_id").alias("device_id"),
+        F.col("n_ip").alias("ip"),
+        _clean_text(F.col("n_user_agent")).alias("user_agent"),
+        F.lower(F.col("n_channel")).alias("channel"),
+        F.col("p_date").alias("date"),
         "raw",
         "source_file",
         "input_date",
