@@ -212,6 +212,19 @@ def _settings(spec: dict[str, Any], extra_conf: dict[str, str] | None = None):
     return settings
 
 
+def _event_log_conf(spec: dict[str, Any]) -> dict[str, str]:
+    """Spark's event log (uncompressed, for stage_breakdown), if the spec asks for one."""
+    if not spec.get("event_log_dir"):
+        return {}
+    event_log = Path(spec["event_log_dir"])
+    event_log.mkdir(parents=True, exist_ok=True)
+    return {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": event_log.as_uri(),
+        "spark.eventLog.compress": "false",
+    }
+
+
 def _dates(spec: dict[str, Any]) -> list[dt.date]:
     return [dt.date.fromisoformat(d) for d in spec["dates"]]
 
@@ -246,7 +259,7 @@ def worker_ingest(spec: dict[str, Any]) -> dict[str, Any]:
     from ubsd.runs import RunContext
     from ubsd.spark import get_spark
 
-    settings = _settings(spec)
+    settings = _settings(spec, _event_log_conf(spec))
     t0 = time.perf_counter()
     spark = get_spark(settings, "ubsd-bench-ingest")
     startup = time.perf_counter() - t0
@@ -255,12 +268,14 @@ def worker_ingest(spec: dict[str, Any]) -> dict[str, Any]:
     summary = run_ingest(spark, settings, ctx)
     seconds = time.perf_counter() - t1
     info = _driver_memory(spark)
+    app_id = spark.sparkContext.applicationId
     spark.stop()
     keep = ("rows_read", "accepted", "quarantined", "duplicate", "filtered", "quarantine_reasons")
     return {
         "seconds": round(seconds, 2),
         "spark_startup_seconds": round(startup, 2),
         "summary": {k: summary[k] for k in keep},
+        "app_id": app_id,
         **info,
     }
 
@@ -273,16 +288,7 @@ def worker_sessionize(spec: dict[str, Any]) -> dict[str, Any]:
     from ubsd.sessionize.job import run_sessionize
     from ubsd.spark import get_spark
 
-    event_log = Path(spec["event_log_dir"])
-    event_log.mkdir(parents=True, exist_ok=True)
-    settings = _settings(
-        spec,
-        {
-            "spark.eventLog.enabled": "true",
-            "spark.eventLog.dir": event_log.as_uri(),
-            "spark.eventLog.compress": "false",
-        },
-    )
+    settings = _settings(spec, _event_log_conf(spec))
     windows_path = Path(resolve_under(settings.storage.root, settings.storage.windows_table))
     shutil.rmtree(windows_path, ignore_errors=True)  # every measurement writes a fresh table
     t0 = time.perf_counter()
@@ -805,9 +811,11 @@ def prepare_dataset(ds: Dataset, ingest_memory: str, partitions: int) -> dict[st
             {
                 "overrides": settings_overrides(ds.root, partitions, ingest_memory),
                 "dates": manifest.dates,
+                "event_log_dir": str(ds.root / "eventlog"),
             },
             ds.logs / "ingest.log",
         )
+        breakdown = stage_breakdown(ds.root / "eventlog", res["app_id"], top=4)
         ingest = {
             "seconds": res["seconds"],
             "spark_startup_seconds": res["spark_startup_seconds"],
@@ -815,6 +823,7 @@ def prepare_dataset(ds: Dataset, ingest_memory: str, partitions: int) -> dict[st
             "peak_rss_mb": res["memory_whole_process"].get("peak_rss_mb"),
             "spark.driver.memory": res["spark.driver.memory"],
             **res["summary"],
+            "breakdown": breakdown,
         }
         _write_json(marker, {"content_sha256": manifest.content_sha256, "ingest": ingest})
         info["ingest"] = {**ingest, "reused": False}
@@ -954,6 +963,16 @@ def bench_heavy(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def git_info() -> dict[str, Any]:
+    """The commit measured, and the library files that differed from it (shared working tree)."""
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], capture_output=True, text=True, cwd=REPO).stdout.rstrip()
+
+    dirty = git("status", "--porcelain", "--", "ubsd").splitlines()
+    return {"commit": git("rev-parse", "HEAD"), "ubsd_uncommitted": [d[3:] for d in dirty]}
+
+
 def machine_info() -> dict[str, Any]:
     import duckdb
     import pyarrow
@@ -980,7 +999,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "_worker":
         return worker_main(*argv[1:4])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
     ap.add_argument("--heavy-user-events", type=int, default=1_000_000, help="0 skips the run")
     ap.add_argument("--heavy-base-events", type=int, default=1_000_000)
     ap.add_argument("--heavy-driver-memory", default="2g")
@@ -1024,6 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.argv[0]).name, *argv]),
         "generator_profile": {"name": PROFILE},
         "machine": machine_info(),
+        "git": git_info(),
         "load_average_start": _load(),
         "uptime_start": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         "settings": {

@@ -63,9 +63,13 @@ def run_job(
     except (ConfigError, ValueError) as exc:
         print(f"ubsd {name}: {exc}", file=sys.stderr)
         return 2
-    from ubsd.spark import get_spark  # heavy import only once arguments are valid
+    from ubsd.spark import SparkStartError, get_spark  # heavy import once arguments are valid
 
-    spark = get_spark(settings, f"ubsd-{name}")
+    try:
+        spark = get_spark(settings, f"ubsd-{name}")
+    except SparkStartError as exc:
+        print(f"ubsd {name}: {exc}", file=sys.stderr)
+        return 1
     status = 0
     try:
         summary = fn(spark, settings, ctx)

@@ -75,16 +75,32 @@ def get_spark(settings: Settings, app_name: str | None = None) -> SparkSession:
     except Exception as exc:  # the JVM died before a session existed
         pkg = conf.get("spark.jars.packages")
         hint = (
-            f"Could not start Spark. If this is the first start, Spark resolves the Delta jar "
-            f"{pkg} from Maven Central into Ivy's cache: check network access to the Maven "
-            f"repository (or set spark.conf.'spark.jars.repositories'), pre-fetch it with "
-            f"`scripts/setup.sh`, or select storage.format: parquet."
+            f"Could not start Spark with Delta Lake ({pkg}). Under spark-submit, pass "
+            f"--packages {pkg}. Otherwise Spark resolves that jar from Maven Central into Ivy's "
+            f"cache on first start: check access to the Maven repository (or set "
+            f"spark.conf.'spark.jars.repositories'), pre-fetch it with scripts/setup.sh, or "
+            f"select storage.format: parquet."
             if pkg
             else "Could not start Spark (is Java 17+ installed and JAVA_HOME set?)."
         )
         raise SparkStartError(f"{hint} Cause: {exc}") from exc
     spark.sparkContext.setLogLevel(settings.spark.log_level)
+    if settings.storage.format == "delta":
+        _require_delta(spark, conf["spark.jars.packages"])
     return spark
+
+
+def _require_delta(spark: SparkSession, package: str) -> None:
+    """Fail early and clearly when Delta's classes are missing (spark-submit without them)."""
+    from py4j.java_gateway import JavaClass
+
+    found = spark._jvm.io.delta.sql.DeltaSparkSessionExtension  # py4j: JavaPackage if missing
+    if not isinstance(found, JavaClass):
+        raise SparkStartError(
+            f"Delta Lake is not on Spark's classpath (class {DELTA_EXTENSION} not found). Under "
+            f"spark-submit, pass --packages {package} (or --jars with that jar and its "
+            f"dependencies), or select storage.format: parquet."
+        )
 
 
 def _warm(argv: list[str] | None = None) -> int:

@@ -84,9 +84,7 @@ def run_demo(spark: SparkSession, settings: Settings, profile: str = "demo") -> 
         "positive_windows_by_type": dict(sorted(by_type.items())),
         "feature_version": sess["feature_version"],
         "tables": {**ingest["tables"], **sess["tables"]},
-        "example_fraud_windows": [
-            {k: str(v) for k, v in r.asDict().items()} for r in sample
-        ],
+        "example_fraud_windows": [{k: str(v) for k, v in r.asDict().items()} for r in sample],
     }
 
 
