@@ -1,9 +1,9 @@
 """The one typed configuration model: defaults here, YAML under ``conf/`` overrides them, CLI
 ``--set key.path=value`` overrides YAML. Unknown keys are errors, never ignored.
 
->>> cfg = load_config(None, overrides=["sessionize.window_length=16"])
+>>> cfg = load_config(None, overrides=["sessionize.window_length=128"])
 >>> cfg.sessionize.window_length, cfg.sessionize.window_stride
-(16, 32)
+(128, 32)
 >>> cfg.storage.format
 'delta'
 """
