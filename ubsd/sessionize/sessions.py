@@ -24,42 +24,52 @@ def _micros(c: str) -> F.Column:
 def assign_sessions(events: DataFrame, cfg: SessionizeSettings) -> DataFrame:
     """Add session_id, pos (0-based position in session), dt_seconds and the feature columns.
 
-    All windows below are partitioned by user_id first, so Spark shuffles once; the sort and
-    window buffers spill to disk, which keeps a user with millions of events within memory.
+    Every window function below uses the same spec (partition by user, order by ts, event_id),
+    so Spark shuffles and sorts once; sort and window buffers spill to disk, which keeps a user
+    with millions of events within memory. Chunk starts are carried forward with running
+    ``max(when(start, value))``, which is exact because ts and row numbers never decrease.
     """
     by_user = Window.partitionBy("user_id").orderBy(*_ORDER)
     before = by_user.rowsBetween(Window.unboundedPreceding, -1)
+    running = by_user.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     gap_us = int(cfg.gap_minutes * 60 * 1_000_000)
     chunk_us = int(cfg.max_session_minutes * 60 * 1_000_000)
 
+    def carried(start: str, value: F.Column) -> F.Column:
+        return F.max(F.when(F.col(start), value)).over(running)
+
     df = (
-        events.withColumn("_prev_us", F.lag(_micros("ts")).over(by_user))
+        events.withColumn("_us", _micros("ts"))
+        .withColumn("_rn", F.row_number().over(by_user))
+        .withColumn("_prev_us", F.lag("_us").over(by_user))
         .withColumn("_prev_device", F.last("device_hash", ignorenulls=True).over(before))
         .withColumn("_prev_ip", F.last("ip_hash", ignorenulls=True).over(before))
         .withColumn(
             "_gap_break",
-            (F.col("_prev_us").isNull() | ((_micros("ts") - F.col("_prev_us")) > gap_us)).cast(
-                "int"
-            ),
+            F.col("_prev_us").isNull() | ((F.col("_us") - F.col("_prev_us")) > gap_us),
         )
-        .withColumn("_gap_no", F.sum("_gap_break").over(by_user))
-    )
-    by_gap = Window.partitionBy("user_id", "_gap_no").orderBy(*_ORDER)
-    df = df.withColumn("_gap_start_us", F.first(_micros("ts")).over(by_gap)).withColumn(
-        "_dur_chunk", F.floor((_micros("ts") - F.col("_gap_start_us")) / chunk_us)
-    )
-    by_dur = Window.partitionBy("user_id", "_gap_no", "_dur_chunk").orderBy(*_ORDER)
-    df = df.withColumn(
-        "_cnt_chunk",
-        F.floor((F.row_number().over(by_dur) - 1) / F.lit(cfg.max_session_events)),
-    )
-    by_session = Window.partitionBy("user_id", "_gap_no", "_dur_chunk", "_cnt_chunk").orderBy(
-        *_ORDER
-    )
-    df = (
-        df.withColumn("pos", (F.row_number().over(by_session) - 1).cast("int"))
-        .withColumn("_session_start", F.first("ts").over(by_session))
-        .withColumn("_first_event", F.first("event_id").over(by_session))
+        .withColumn("_gap_start_us", carried("_gap_break", F.col("_us")))
+        .withColumn("_dur_chunk", F.floor((F.col("_us") - F.col("_gap_start_us")) / chunk_us))
+        .withColumn(
+            "_dur_break",
+            F.col("_gap_break") | (F.col("_dur_chunk") != F.lag("_dur_chunk").over(by_user)),
+        )
+        .withColumn("_dur_start_rn", carried("_dur_break", F.col("_rn")))
+        .withColumn(
+            "_cnt_chunk",
+            F.floor((F.col("_rn") - F.col("_dur_start_rn")) / F.lit(cfg.max_session_events)),
+        )
+        .withColumn(
+            "_break",
+            F.col("_dur_break") | (F.col("_cnt_chunk") != F.lag("_cnt_chunk").over(by_user)),
+        )
+        .withColumn("_start_rn", carried("_break", F.col("_rn")))
+        .withColumn("_session_start_us", carried("_break", F.col("_us")))
+        .withColumn(
+            "_first_event",
+            F.last(F.when(F.col("_break"), F.col("event_id")), ignorenulls=True).over(running),
+        )
+        .withColumn("pos", (F.col("_rn") - F.col("_start_rn")).cast("int"))
         .withColumn(
             "session_id",
             F.substring(
@@ -67,7 +77,7 @@ def assign_sessions(events: DataFrame, cfg: SessionizeSettings) -> DataFrame:
                     F.concat_ws(
                         "|",
                         F.col("user_id"),
-                        F.unix_micros(F.col("_session_start")).cast("string"),
+                        F.col("_session_start_us").cast("string"),
                         F.col("_first_event"),
                     ),
                     256,
@@ -79,7 +89,7 @@ def assign_sessions(events: DataFrame, cfg: SessionizeSettings) -> DataFrame:
         .withColumn(
             "dt_seconds",
             F.when(F.col("pos") == 0, F.lit(0.0)).otherwise(
-                (_micros("ts") - F.col("_prev_us")) / 1e6
+                (F.col("_us") - F.col("_prev_us")) / 1e6
             ),
         )
     )
