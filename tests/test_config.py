@@ -77,3 +77,15 @@ def test_local_session_settings_sized_for_small_machines():
     assert "spark.master" not in cluster  # spark-submit decides
     assert cluster["spark.sql.shuffle.partitions"] == "800"  # from cluster.yaml, not local sizing
     assert "spark.executor.resource.gpu.amount" not in session_conf(cfg.spark, "parquet")
+
+
+def test_run_summary_goes_local_when_the_root_is_remote(tmp_path, monkeypatch):
+    import datetime as dt
+    import json
+
+    from ubsd.runs import RunContext, write_summary
+
+    monkeypatch.chdir(tmp_path)
+    ctx = RunContext("ingest", [dt.date(2026, 11, 1)])
+    path = write_summary("s3a://lake/ubsd", "runs", ctx, {"rows_read": 3})
+    assert path.startswith(str(tmp_path)) and json.loads(Path(path).read_text())["rows_read"] == 3

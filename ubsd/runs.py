@@ -73,7 +73,9 @@ class RunContext:
 def write_summary(root: str, runs_dir: str, ctx: RunContext, summary: dict[str, Any]) -> str:
     """Write the run summary as JSON (one file per run, plus ``latest.json``); return its path.
 
-    Summaries hold counts, paths and settings only: no secrets, no raw rows.
+    Summaries hold counts, paths and settings only: no secrets, no raw rows. When the storage
+    root is a remote URI (s3a://, abfss://), summaries go to ``runs_dir`` on the driver's local
+    disk (they are printed and logged as well).
     """
     body = {
         "job": ctx.job,
@@ -83,7 +85,8 @@ def write_summary(root: str, runs_dir: str, ctx: RunContext, summary: dict[str, 
         "duration_s": ctx.elapsed(),
         **summary,
     }
-    folder = Path(resolve_under(root, f"{runs_dir}/{ctx.job}/{ctx.label}"))
+    local_root = "." if "://" in root else root
+    folder = Path(resolve_under(local_root, f"{runs_dir}/{ctx.job}/{ctx.label}"))
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(body, indent=2, sort_keys=True, default=str)
     path = folder / f"{ctx.run_id}.json"
