@@ -1,6 +1,6 @@
 """The README's first command: generate a synthetic clickstream, ingest and sessionize it.
 
-    python jobs/demo.py [--conf-file conf/local.yaml] [--profile demo]
+python jobs/demo.py [--conf-file conf/local.yaml] [--profile demo]
 """
 
 import argparse
