@@ -87,7 +87,12 @@ def run_ingest(spark: SparkSession, settings: Settings, ctx: RunContext) -> dict
     if drift.extra_columns or drift.missing_columns:
         log.warning("schema drift in input: %s", drift.as_dict())
 
-    rows = prepare(raw, settings, dates).persist(StorageLevel.MEMORY_AND_DISK)
+    # Raw text is kept only where the quarantine needs it: a far smaller cache.
+    rows = (
+        prepare(raw, settings, dates)
+        .withColumn("raw", F.when(F.col("bucket") == "quarantined", F.col("raw")))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
     try:
         counts = {b: 0 for b in BUCKETS}
         reasons: dict[str, int] = {}
