@@ -49,6 +49,7 @@ WORK = HERE / "work"
 RESULTS = HERE / "results" / "sessionize.json"
 PROFILE = "benchmark-v1"
 SAMPLE_S = 0.2
+DEFAULT_PARTITIONS = 4  # replaced by the project's spark.shuffle_partitions in main()
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,7 +158,9 @@ class TreeSampler:
         return {"machine_busy_cpu_s": round(busy, 1), "tree_cpu_s": round(ours, 1)}
 
     def peak(self, t0: float | None = None, t1: float | None = None) -> dict[str, float]:
-        rows = [s for s in self.samples if (t0 is None or s[0] >= t0) and (t1 is None or s[0] <= t1)]
+        rows = [
+            s for s in self.samples if (t0 is None or s[0] >= t0) and (t1 is None or s[0] <= t1)
+        ]
         if not rows:
             return {}
         mb = 1024 * 1024
@@ -175,7 +178,14 @@ def run_worker(kind: str, spec: dict[str, Any], log_path: Path) -> dict[str, Any
     out_path = log_path.with_suffix(".result.json")
     out_path.unlink(missing_ok=True)
     _write_json(spec_path, spec)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", kind, str(spec_path), str(out_path)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "_worker",
+        kind,
+        str(spec_path),
+        str(out_path),
+    ]
     load0 = _load()
     t_start = time.time()
     with log_path.open("w") as log:
@@ -353,7 +363,7 @@ def duckdb_sql(cfg, events_files: list[str], out_dir: str) -> str:
     from ubsd.io.schemas import KNOWN_EVENT_TYPES
     from ubsd.sessionize.spec import feature_spec
 
-    L, S = cfg.window_length, cfg.window_stride
+    length, stride = cfg.window_length, cfg.window_stride
     gap_us = int(cfg.gap_minutes * 60 * 1_000_000)
     chunk_us = int(cfg.max_session_minutes * 60 * 1_000_000)
     types = "[" + ", ".join(f"'{t}'" for t in KNOWN_EVENT_TYPES) + "]"
@@ -364,7 +374,7 @@ def duckdb_sql(cfg, events_files: list[str], out_dir: str) -> str:
         return f"(least(floor(ln(1.0 + {x}) / ln(2.0) * 2), {n - 3}) + 2)::INTEGER"
 
     def pad(expr: str, fill: str) -> str:
-        return f"list_resize({expr}, {L}, {fill})"
+        return f"list_resize({expr}, {length}, {fill})"
 
     ints = {
         "event_type_ids": "event_type_id",
@@ -390,7 +400,8 @@ def duckdb_sql(cfg, events_files: list[str], out_dir: str) -> str:
         ]
     )
     feature_cols = ",\n      ".join(
-        pad(f"list_transform(ev, lambda x: x.{v})", "0::INTEGER") + f" AS {k}" for k, v in ints.items()
+        pad(f"list_transform(ev, lambda x: x.{v})", "0::INTEGER") + f" AS {k}"
+        for k, v in ints.items()
     )
     version = feature_spec(cfg).version
     return f"""
@@ -442,12 +453,13 @@ COPY (
       CASE WHEN coalesce(list_position({types}, event_type), 0) = 0 THEN 1
            ELSE list_position({types}, event_type) + 1 END::INTEGER AS event_type_id,
       CASE WHEN pos = 0 THEN 1
-           ELSE {log_bucket(f"greatest((us - prev_us) / 1e6, 0.0)", cfg.dt_buckets)} END
+           ELSE {log_bucket("greatest((us - prev_us) / 1e6, 0.0)", cfg.dt_buckets)} END
         AS dt_bucket,
-      CASE WHEN item_id IS NULL THEN 1 ELSE (hash(item_id) % {cfg.item_buckets - 2}) + 2 END::INTEGER
-        AS item_bucket,
+      CASE WHEN item_id IS NULL THEN 1
+           ELSE (hash(item_id) % {cfg.item_buckets - 2}) + 2 END::INTEGER AS item_bucket,
       CASE WHEN category_id IS NULL THEN 1
-           ELSE (hash(category_id) % {cfg.category_buckets - 2}) + 2 END::INTEGER AS category_bucket,
+           ELSE (hash(category_id) % {cfg.category_buckets - 2}) + 2 END::INTEGER
+        AS category_bucket,
       CASE WHEN position IS NULL THEN 1
            ELSE least(position, {cfg.position_buckets - 3}) + 2 END::INTEGER AS position_bucket,
       CASE WHEN is_sponsored IS NULL THEN 1 WHEN is_sponsored THEN 3 ELSE 2 END::INTEGER
@@ -462,8 +474,8 @@ COPY (
     FROM s
   ),
   x AS (  -- each event into the windows k with k*S <= pos < k*S + L
-    SELECT *, unnest(range(greatest(0, floor((pos - {L}) / {S})::BIGINT + 1),
-                           (pos // {S}) + 1)) AS window_index
+    SELECT *, unnest(range(greatest(0, floor((pos - {length}) / {stride})::BIGINT + 1),
+                           (pos // {stride}) + 1)) AS window_index
     FROM f
   ),
   g AS (
@@ -472,7 +484,7 @@ COPY (
       max(pos) AS max_pos
     FROM x
     GROUP BY user_id, session_id, window_index
-    HAVING window_index = 0 OR max(pos) >= (window_index - 1) * {S} + {L}
+    HAVING window_index = 0 OR max(pos) >= (window_index - 1) * {stride} + {length}
   )
   SELECT
       substr(sha256(concat_ws('|', session_id, window_index::VARCHAR)), 1, 32) AS window_id,
@@ -567,9 +579,7 @@ def worker_compare(spec: dict[str, Any]) -> dict[str, Any]:
     spark_files = delta_active_files(Path(spec["windows_table"]))
     flist = "[" + ", ".join(f"'{f}'" for f in spark_files) + "]"
     # Spark's date lives in the partition path: take it from there, as DuckDB's output does.
-    con.execute(
-        f"CREATE VIEW sp AS SELECT * FROM read_parquet({flist}, hive_partitioning = true)"
-    )
+    con.execute(f"CREATE VIEW sp AS SELECT * FROM read_parquet({flist}, hive_partitioning = true)")
     con.execute(
         f"CREATE VIEW dk AS SELECT * FROM read_parquet('{spec['duckdb_out']}/**/*.parquet', "
         "hive_partitioning = true)"
@@ -712,15 +722,21 @@ def stage_breakdown(event_log_dir: Path, app_id: str, top: int = 8) -> dict[str,
                 "description": (ev.get("description") or "")[:100],
                 "start": ev["time"],
             }
-        elif kind.endswith("SparkListenerSQLExecutionEnd"):
-            if ev["executionId"] in sql:
-                s = sql[ev["executionId"]]
-                s["wall_s"] = round((ev["time"] - s.pop("start")) / 1000, 2)
+        elif kind.endswith("SparkListenerSQLExecutionEnd") and ev["executionId"] in sql:
+            s = sql[ev["executionId"]]
+            s["wall_s"] = round((ev["time"] - s.pop("start")) / 1000, 2)
     for row in stages:
         row["sql_execution"] = stage_sql.get(row["stage"])
     totals = {
         k: round(sum(r.get(k, 0) for r in stages), 1)
-        for k in ("wall_s", "task_time_s", "gc_s", "shuffle_write_mb", "spill_disk_mb", "spill_memory_mb")
+        for k in (
+            "wall_s",
+            "task_time_s",
+            "gc_s",
+            "shuffle_write_mb",
+            "spill_disk_mb",
+            "spill_memory_mb",
+        )
     }
     executions = sorted(
         (s for s in sql.values() if "wall_s" in s), key=lambda s: s["wall_s"], reverse=True
@@ -754,7 +770,16 @@ class Dataset:
         return self.root / "logs"
 
 
-def prepare_dataset(ds: Dataset, ingest_memory: str, partitions: int) -> dict[str, Any]:
+def ingest_partitions(rows: int, floor: int) -> int:
+    """Shuffle partitions for ingest: the project's, or more so a partition holds <= 500k rows.
+
+    Ingest persists its validated rows (raw text included); at 10M rows a 4g driver runs out
+    of heap there with 4 or 20 partitions (see README), hence ``--ingest-driver-memory``.
+    """
+    return max(floor, -(-rows // 500_000))
+
+
+def prepare_dataset(ds: Dataset, ingest_memory: str, partitions: int | None) -> dict[str, Any]:
     """Generate (or reuse) the raw data and ingest it (or reuse the ingested table)."""
     from ubsd.synth import Manifest, get_profile, scaled
 
@@ -774,7 +799,7 @@ def prepare_dataset(ds: Dataset, ingest_memory: str, partitions: int) -> dict[st
             manifest = m
             info["generate"] = {"reused": True}
     if manifest is None:
-        _log(f"{ds.name}: generating {PROFILE} ~{ds.target_events:,} events (n_users {profile.n_users})")
+        _log(f"{ds.name}: generating {PROFILE} ~{ds.target_events:,} events")
         shutil.rmtree(ds.root / "tables", ignore_errors=True)
         res = run_worker(
             "generate",
@@ -803,13 +828,14 @@ def prepare_dataset(ds: Dataset, ingest_memory: str, partitions: int) -> dict[st
     if prev and prev.get("content_sha256") == manifest.content_sha256 and events_table.exists():
         info["ingest"] = {**prev["ingest"], "reused": True}
     else:
-        _log(f"{ds.name}: ingesting {info['rows_written']:,} rows")
+        parts = partitions or ingest_partitions(info["rows_written"], DEFAULT_PARTITIONS)
+        _log(f"{ds.name}: ingesting {info['rows_written']:,} rows ({parts} shuffle partitions)")
         marker.unlink(missing_ok=True)
         shutil.rmtree(ds.root / "tables", ignore_errors=True)
         res = run_worker(
             "ingest",
             {
-                "overrides": settings_overrides(ds.root, partitions, ingest_memory),
+                "overrides": settings_overrides(ds.root, parts, ingest_memory),
                 "dates": manifest.dates,
                 "event_log_dir": str(ds.root / "eventlog"),
             },
@@ -822,15 +848,14 @@ def prepare_dataset(ds: Dataset, ingest_memory: str, partitions: int) -> dict[st
             "events_per_s": round(res["summary"]["accepted"] / res["seconds"]),
             "peak_rss_mb": res["memory_whole_process"].get("peak_rss_mb"),
             "spark.driver.memory": res["spark.driver.memory"],
+            "shuffle_partitions": parts,
             **res["summary"],
             "breakdown": breakdown,
         }
         _write_json(marker, {"content_sha256": manifest.content_sha256, "ingest": ingest})
         info["ingest"] = {**ingest, "reused": False}
     info["events"] = info["ingest"]["accepted"]
-    info["events_table_bytes"] = sum(
-        os.path.getsize(f) for f in delta_active_files(events_table)
-    )
+    info["events_table_bytes"] = sum(os.path.getsize(f) for f in delta_active_files(events_table))
     return info
 
 
@@ -871,12 +896,16 @@ def measure_duckdb(ds: Dataset, dates: list[str], args: argparse.Namespace) -> d
 
 
 def bench_size(ds: Dataset, args: argparse.Namespace, partitions: int) -> dict[str, Any]:
-    data = prepare_dataset(ds, args.driver_memory, args.shuffle_partitions)
+    data = prepare_dataset(ds, args.ingest_driver_memory, args.ingest_shuffle_partitions)
     events = data["events"]
     runs = []
     for i in range(args.repeat):
         _log(f"{ds.name}: spark sessionize run {i + 1}/{args.repeat} ({partitions} partitions)")
-        runs.append(measure_spark(ds, data["dates"], partitions, args.driver_memory, f"p{partitions}-{i}", None))
+        runs.append(
+            measure_spark(
+                ds, data["dates"], partitions, args.driver_memory, f"p{partitions}-{i}", None
+            )
+        )
         _log(f"{ds.name}:   {runs[-1]['seconds']} s, peak RSS {runs[-1]['memory_during_measure']}")
     best = min(runs, key=lambda r: r["seconds"])
     trials = []
@@ -928,7 +957,7 @@ def bench_heavy(args: argparse.Namespace) -> dict[str, Any]:
         args.heavy_base_events,
         args.heavy_user_events,
     )
-    data = prepare_dataset(ds, args.driver_memory, args.shuffle_partitions)
+    data = prepare_dataset(ds, args.ingest_driver_memory, args.ingest_shuffle_partitions)
     _log(f"{ds.name}: spark sessionize, driver memory {args.heavy_driver_memory}")
     r = measure_spark(
         ds, data["dates"], args.shuffle_partitions, args.heavy_driver_memory, "heavy", "heavy_bot_0"
@@ -974,11 +1003,11 @@ def git_info() -> dict[str, Any]:
 
 
 def machine_info() -> dict[str, Any]:
+    from importlib.metadata import version
+
     import duckdb
     import pyarrow
     import pyspark
-
-    from importlib.metadata import version
 
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
     return {
@@ -1013,6 +1042,17 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra sessionize runs of the largest size with these shuffle partitions",
     )
+    ap.add_argument(
+        "--ingest-driver-memory",
+        default=None,
+        help="spark.driver.memory for ingest (not measured); default: --driver-memory",
+    )
+    ap.add_argument(
+        "--ingest-shuffle-partitions",
+        type=int,
+        default=None,
+        help="default: the project's, raised to 1 per 500k rows (ingest is not measured)",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="spark runs per size; the best counts")
     ap.add_argument("--duckdb-threads", type=int, default=2)
     ap.add_argument("--duckdb-memory-limit", default="4GB")
@@ -1026,13 +1066,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--merge",
         action="store_true",
-        help="keep the sizes (and heavy-user block) of an existing --out that this run does not redo",
+        help="keep the sizes (and heavy-user block) of an existing --out not redone by this run",
     )
     args = ap.parse_args(argv)
 
     from ubsd.config import load_config
 
     defaults = load_config(None)
+    if args.ingest_driver_memory is None:
+        args.ingest_driver_memory = args.driver_memory
+    global DEFAULT_PARTITIONS
+    DEFAULT_PARTITIONS = defaults.spark.shuffle_partitions
     if args.shuffle_partitions is None:
         args.shuffle_partitions = defaults.spark.shuffle_partitions
     args.window_length = defaults.sessionize.window_length
@@ -1061,12 +1105,23 @@ def main(argv: list[str] | None = None) -> int:
 
     report["generator_profile"]["version"] = get_profile(PROFILE).version
 
+    invocation_keys = (
+        "timestamp_start",
+        "timestamp_end",
+        "command",
+        "load_average_start",
+        "load_average_end",
+        "uptime_start",
+        "uptime_end",
+        "git",
+    )
+    previous: list[dict[str, Any]] = []
     if args.merge and args.out.exists():
         prev = json.loads(args.out.read_text())
         report["sizes"] = prev.get("sizes", {})
         if "heavy_user" in prev:
             report["heavy_user"] = prev["heavy_user"]
-        report["merged_from_previous_run"] = prev.get("timestamp_start")
+        previous = prev.get("invocations") or [{k: prev.get(k) for k in invocation_keys}]
 
     def summarize() -> None:
         sizes = report["sizes"]
@@ -1087,14 +1142,24 @@ def main(argv: list[str] | None = None) -> int:
     def save() -> None:
         summarize()
         report["load_average_end"] = _load()
-        report["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        report["uptime_end"] = subprocess.run(
+            ["uptime"], capture_output=True, text=True
+        ).stdout.strip()
         report["timestamp_end"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        # Every run of the script that contributed figures to this file (--merge).
+        report["invocations"] = [*previous, {k: report.get(k) for k in invocation_keys}]
         _write_json(args.out, report)
+
+    def now() -> str:
+        return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     for size in args.sizes:
         ds = Dataset(f"bv1-{size}", size)
         try:
-            report["sizes"][str(size)] = bench_size(ds, args, args.shuffle_partitions)
+            report["sizes"][str(size)] = {
+                **bench_size(ds, args, args.shuffle_partitions),
+                "measured_at": now(),
+            }
         except Exception as exc:  # keep what was measured so far
             report["sizes"][str(size)] = {"error": f"{type(exc).__name__}: {exc}"[-3000:]}
             _log(f"{ds.name}: FAILED {exc}")
@@ -1107,7 +1172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.heavy_user_events > 0:
         try:
-            report["heavy_user"] = bench_heavy(args)
+            report["heavy_user"] = {**bench_heavy(args), "measured_at": now()}
         except Exception as exc:
             report["heavy_user"] = {
                 "completed": False,
