@@ -992,6 +992,25 @@ def bench_heavy(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def acquire_lock():
+    """One benchmark at a time: two runs share data sets and tables, and skew each other's time."""
+    import fcntl
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    fh = (WORK / ".sessionize_bench.lock").open("a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        print(f"another sessionize benchmark is running: {fh.read().strip()}", file=sys.stderr)
+        return None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}: {' '.join(sys.argv)}\n")
+    fh.flush()
+    return fh
+
+
 def git_info() -> dict[str, Any]:
     """The commit measured, and the library files that differed from it (shared working tree)."""
 
@@ -1069,6 +1088,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the sizes (and heavy-user block) of an existing --out not redone by this run",
     )
     args = ap.parse_args(argv)
+    lock = acquire_lock()
+    if lock is None:
+        return 3
 
     from ubsd.config import load_config
 
