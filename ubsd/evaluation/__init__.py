@@ -1,0 +1,1 @@
+"""Evaluation of the detector against baselines on a time- and user-split."""

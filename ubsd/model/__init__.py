@@ -1,0 +1,1 @@
+"""The behavior-sequence transformer: config, encoder, heads, save/load."""

@@ -1,0 +1,1 @@
+"""Drift and data-quality monitoring of the nightly outputs."""

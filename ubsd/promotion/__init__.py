@@ -1,0 +1,1 @@
+"""Gated promotion of a registered challenger to champion."""

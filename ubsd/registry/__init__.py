@@ -1,0 +1,1 @@
+"""MLflow: logging, the pyfunc model, the registry and its aliases."""

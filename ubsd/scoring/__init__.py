@@ -1,0 +1,1 @@
+"""Nightly scoring: champion model inference across executors, labels table with reasons."""

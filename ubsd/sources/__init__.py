@@ -1,0 +1,1 @@
+"""Source adapters: public formats and web logs mapped into the event contract."""

@@ -1,0 +1,1 @@
+"""Training: data splits and loaders, masked-event pretraining, fine-tuning."""
