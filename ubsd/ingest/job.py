@@ -30,7 +30,14 @@ BUCKETS = ("accepted", "quarantined", "duplicate", "filtered")
 
 # Raw rows in quarantine keep their text, minus the values that must not leave ingest in clear.
 _IP_V4 = r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
-_SECRET_FIELDS = r'("(?:ip|device_id)"\s*:\s*)"[^"]*"'
+# IPv6: the full eight groups, or any form compressed with "::" (times like 10:00:00 never match).
+_H4 = "[0-9a-f]{1,4}"
+_IP_V6 = (
+    rf"(?i)(?<![0-9a-f:])(?:(?:{_H4}:){{7}}{_H4}"
+    rf"|(?:{_H4}(?::{_H4}){{0,6}})?::(?:{_H4}(?::{_H4}){{0,6}})?)(?![0-9a-f:])"
+)
+# The value of an ip/device_id key: a string (closing quote optional: truncated lines) or a token.
+_SECRET_FIELDS = r'(?i)("(?:ip|device_id)"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}\]]+)'
 
 
 class IngestError(RuntimeError):
@@ -48,7 +55,8 @@ class QuarantineRateError(IngestError):
 def scrub_raw(raw: Any) -> Any:
     """Mask IPs and device ids in quarantined raw text (a Spark column expression)."""
     masked = F.regexp_replace(raw, _SECRET_FIELDS, '$1"<redacted>"')
-    return F.regexp_replace(masked, _IP_V4, "<ip-redacted>")
+    masked = F.regexp_replace(masked, _IP_V4, "<ip-redacted>")
+    return F.regexp_replace(masked, _IP_V6, "<ip-redacted>")
 
 
 def input_paths(settings: Settings, dates: list[dt.date]) -> dict[dt.date, str]:

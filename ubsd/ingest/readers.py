@@ -9,7 +9,9 @@ what "first ingested" means for duplicates).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,11 +28,13 @@ class SchemaDrift:
 
     extra_columns: set[str] = field(default_factory=set)
     missing_columns: set[str] = field(default_factory=set)
+    repaired_columns: dict[str, str] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, list[str]]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "extra_columns": sorted(self.extra_columns),
             "missing_columns": sorted(self.missing_columns),
+            "repaired_columns": dict(sorted(self.repaired_columns.items())),
         }
 
 
@@ -60,8 +64,10 @@ def _finish(df: DataFrame, input_date: dt.date) -> DataFrame:
 
 def _read_json(spark: SparkSession, path: str) -> DataFrame:
     schema = StructType([*RAW_TEXT_SCHEMA.fields, StructField(_CORRUPT, StringType(), True)])
+    # A UTF-8 byte-order mark would make a file's first line look like no JSON object.
     text = spark.read.text(path).select(
-        F.col("value").alias("raw"), F.col("_metadata.file_path").alias("source_file")
+        F.regexp_replace("value", "^\ufeff", "").alias("raw"),
+        F.col("_metadata.file_path").alias("source_file"),
     )
     parsed = text.withColumn(
         "_p",
@@ -83,9 +89,22 @@ def _read_json(spark: SparkSession, path: str) -> DataFrame:
     )
 
 
+def column_key(name: str, first: bool = False) -> str:
+    """A header name as matched against the contract; the first column loses a stray prefix.
+
+    >>> column_key(" User_ID ")
+    'user_id'
+    >>> column_key("..event_id", first=True)  # bytes before the header (TalkingData's sample)
+    'event_id'
+    """
+    key = name.lower().strip()
+    return re.sub(r"^[^0-9a-z_]+", "", key) if first else key
+
+
 def _from_columns(df: DataFrame, drift: SchemaDrift) -> DataFrame:
     """Map a typed or text table (CSV, Parquet) onto the text contract by column name."""
-    cols = {c.lower().strip(): c for c in df.columns}
+    cols = {column_key(c, i == 0): c for i, c in enumerate(df.columns)}
+    drift.repaired_columns |= {c: k for k, c in cols.items() if k != c.lower().strip()}
     drift.extra_columns |= {c for c in cols if c not in RAW_FIELDS and not c.startswith("_")}
     drift.missing_columns |= {n for n in RAW_FIELDS if n not in cols}
     originals = [F.col(f"`{c}`") for c in df.columns]
@@ -111,10 +130,13 @@ def read_raw(
         if fmt == "json":
             df = _read_json(spark, path)
         elif fmt == "csv":
+            # enforceSchema=false: every file's header is checked against the first one's, so
+            # files whose columns differ fail loudly instead of being mapped by position.
             df = _from_columns(
                 spark.read.option("header", "true")
                 .option("mode", "PERMISSIVE")
                 .option("inferSchema", "false")
+                .option("enforceSchema", "false")
                 .csv(path),
                 drift,
             )

@@ -41,7 +41,7 @@ def _blank_to_null(c: Column) -> Column:
 
 def _clean_text(c: Column) -> Column:
     """Strip control characters and collapse whitespace; emoji and any script are kept."""
-    no_ctrl = F.regexp_replace(c, r"\p{Cntrl}", " ")
+    no_ctrl = F.regexp_replace(c, r"\p{Cc}", " ")  # C0, DEL and C1 controls
     return _blank_to_null(F.regexp_replace(no_ctrl, r"\s+", " "))
 
 
@@ -105,9 +105,9 @@ def classify(df: DataFrame, cfg: IngestSettings, dates: Sequence[dt.date]) -> Da
         F.lower(_unquote(F.col("is_sponsored"))).alias("p_sponsored"),
         _unquote(F.col("price")).try_cast("double").alias("p_price"),
         F.col("ts").alias("raw_ts"),
-        F.col("position").alias("raw_position"),
-        F.col("is_sponsored").alias("raw_sponsored"),
-        F.col("price").alias("raw_price"),
+        _blank_to_null(F.col("position")).alias("raw_position"),  # empty counts as absent
+        _blank_to_null(F.col("is_sponsored")).alias("raw_sponsored"),
+        _blank_to_null(F.col("price")).alias("raw_price"),
         F.when(
             longest > cfg.max_field_chars, F.array_join(F.array_compact(F.array(*too_long)), ",")
         ).alias("long_fields"),
