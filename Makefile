@@ -36,3 +36,9 @@ bench: setup
 
 clean:
 	rm -rf data runs spark-warehouse
+
+# Reliability and security suite, slow cases included (about an hour on 2 cores); writes
+# benchmarks/results/reliability.{json,md}. CI runs its fast subset within `make test`.
+.PHONY: reliability
+reliability: setup
+	UBSD_RELIABILITY_REPORT_DIR=benchmarks/results bash scripts/run_tests.sh tests/reliability

@@ -1,0 +1,122 @@
+"""What the reliability cases share: runs (in-process and as job subprocesses), table checksums."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from helpers import make_settings
+
+from ubsd.io.schemas import RUN_METADATA_COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def settings_for(root: Path, *overrides: str):
+    return make_settings(root, "ingest.max_quarantine_rate=1.0", *overrides)
+
+
+def run_in_process(spark, job: str, settings, **dates: str) -> dict[str, Any]:
+    """Run ingest or sessionize in this test's SparkSession; return its summary."""
+    from ubsd.ingest import run_ingest
+    from ubsd.runs import RunContext, run_dates
+    from ubsd.sessionize import run_sessionize
+
+    fn = {"ingest": run_ingest, "sessionize": run_sessionize}[job]
+    return fn(spark, settings, RunContext(job, run_dates(**dates)))
+
+
+def write_conf(
+    root: Path,
+    extra: str = "",
+    spark_conf: dict[str, str] | None = None,
+    name: str = "job.yaml",
+    storage: str = "",
+    dev_key: bool = True,
+) -> Path:
+    """A job config for subprocess runs: tables under ``root``, small local Spark."""
+    conf = root / name
+    lines = "".join(f'    {k}: "{v}"\n' for k, v in (spark_conf or {}).items())
+    conf.write_text(
+        f"storage:\n  root: {root}\n{storage}"
+        "spark:\n  master: local[2]\n  shuffle_partitions: 2\n"
+        + (f"  conf:\n{lines}" if lines else "")
+        + f"ingest:\n  allow_dev_hash_key: {str(dev_key).lower()}\n  max_quarantine_rate: 1.0\n"
+        + extra
+    )
+    return conf
+
+
+def job_env(**extra: str) -> dict[str, str]:
+    """The Makefile's environment for jobs (the right interpreter for Spark's Python workers)."""
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": PY,
+        "PYSPARK_DRIVER_PYTHON": PY,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    env.update(extra)
+    return env
+
+
+def job_cmd(job: str, conf: Path, *args: str) -> list[str]:
+    return [PY, str(REPO / "jobs" / f"{job}.py"), "--conf-file", str(conf), *args]
+
+
+def run_job(job: str, conf: Path, *args: str, timeout: int = 900, **env: str):
+    """Run ``jobs/<job>.py`` to completion as a user would; return the CompletedProcess."""
+    return subprocess.run(
+        job_cmd(job, conf, *args),
+        cwd=REPO,
+        env=job_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def latest_summary(root: Path, job: str, label: str) -> dict[str, Any]:
+    return json.loads((root / "runs" / job / label / "latest.json").read_text())
+
+
+def table_path(settings, which: str) -> str:
+    return f"{settings.storage.root}/tables/{which}"
+
+
+def checksums(spark, path: str) -> dict[str, tuple[int, str]]:
+    """Per date: (rows, order-free checksum over every column but the run metadata).
+
+    The checksum sums 60-bit prefixes of each row's SHA-256 (of its JSON form) as a decimal, so
+    it is independent of row order and file layout.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    if not DeltaTable.isDeltaTable(spark, path):
+        return {}
+    df = spark.read.format("delta").load(path)
+    cols = [c for c in df.columns if c not in RUN_METADATA_COLUMNS]
+    row_hash = F.conv(F.substring(F.sha2(F.to_json(F.struct(*cols)), 256), 1, 15), 16, 10)
+    agg = df.groupBy("date").agg(
+        F.count("*").alias("n"), F.sum(row_hash.cast("decimal(38,0)")).alias("h")
+    )
+    return {r["date"].isoformat(): (r["n"], str(r["h"])) for r in agg.collect()}
+
+
+def delta_version(spark, path: str) -> int | None:
+    from delta.tables import DeltaTable
+
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    return DeltaTable.forPath(spark, path).history(1).first()["version"]
+
+
+def day(base: str, offset: int) -> str:
+    return (dt.date.fromisoformat(base) + dt.timedelta(days=offset)).isoformat()
