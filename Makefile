@@ -42,3 +42,12 @@ clean:
 .PHONY: reliability
 reliability: setup
 	UBSD_RELIABILITY_REPORT_DIR=benchmarks/results bash scripts/run_tests.sh tests/reliability
+
+# The library as a wheel (cluster images) and a zip for spark-submit --py-files (docs/jobs.md).
+.PHONY: dist airflow-test
+dist: setup
+	bash scripts/build_dist.sh dist
+
+# Only the Airflow tests (Airflow's own venv; `make test` runs them too, via the main suite).
+airflow-test: setup
+	.venv-airflow/bin/python -m pytest tests/airflow -m "not slow"

@@ -27,3 +27,23 @@ if [ ! -f "$warm" ] || [ "$(cat "$warm")" != "$hash" ]; then
   tail -n 1 "$VENV/warm.log"
   echo "$hash" > "$warm"
 fi
+
+# --- Airflow: its own virtual environment ------------------------------------------------------
+# The Spark provider pulls pyspark-client, which installs into the same pyspark/ folder as the
+# job venv's full pyspark, so Airflow gets .venv-airflow (airflow_dags/requirements.txt). Its
+# spark-submit and Python come from $VENV (see docs/airflow.md). UBSD_SKIP_AIRFLOW=1 skips this.
+AF_VENV=${UBSD_AIRFLOW_VENV:-.venv-airflow}
+af_stamp="$AF_VENV/.ubsd-airflow-installed"
+af_hash=$(cat airflow_dags/requirements.txt | sha256sum | cut -c1-16)
+if [ "${UBSD_SKIP_AIRFLOW:-0}" = "1" ]; then
+  echo "[setup] skipping the Airflow environment (UBSD_SKIP_AIRFLOW=1)"
+elif [ -f "$af_stamp" ] && [ "$(cat "$af_stamp")" = "$af_hash" ]; then
+  echo "[setup] $AF_VENV is up to date"
+else
+  start=$(date +%s)
+  echo "[setup] creating $AF_VENV (Airflow 3, Spark provider) with $PY"
+  [ -x "$AF_VENV/bin/python" ] || "$PY" -m venv "$AF_VENV"
+  "$VENV/bin/python" -m uv pip install --python "$AF_VENV/bin/python" -r airflow_dags/requirements.txt
+  echo "$af_hash" > "$af_stamp"
+  echo "[setup] Airflow installed in $(( $(date +%s) - start )) s"
+fi

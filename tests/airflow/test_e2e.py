@@ -1,0 +1,145 @@
+"""End to end: the DAGs run under Airflow's ``dag.test()`` on a sqlite metadata DB, and their
+Spark tasks run the real jobs with ``spark-submit`` (local mode, the job venv's Spark, the
+library from the ``make dist`` zip) on the ``ci`` synthetic profile.
+
+Jobs that do not exist yet (score, monitor, train, evaluate, promote) are marked success instead
+of run; once their files exist the slow test runs them too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import JOB_VENV, REPO
+from deltalake import DeltaTable
+
+D1, D2 = "2026-11-01", "2026-11-02"
+LATER_JOBS = ("score", "monitor", "train", "evaluate", "promote")
+
+
+def _missing_jobs_pattern(jobs: tuple[str, ...]) -> str | None:
+    missing = [j for j in jobs if not (REPO / "jobs" / f"{j}.py").is_file()]
+    return f"(check_)?({'|'.join(missing)})" if missing else None
+
+
+def _partition_rows(table: str, date: str) -> int:
+    actions = DeltaTable(table).get_add_actions(flatten=True)
+    dates = [str(d) for d in actions.column("partition.date").to_pylist()]
+    counts = actions.column("num_records").to_pylist()
+    return sum(n for d, n in zip(dates, counts, strict=True) if d == date)
+
+
+def _summary(root: Path, job: str, label: str) -> dict:
+    return json.loads((root / "runs" / job / label / "latest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run(
+        ["bash", "scripts/build_dist.sh", str(out)], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return next(out.glob("ubsd-*.zip"))
+
+
+def _pipeline(tmp: Path, dist: Path, monkeypatch, home: Path = REPO) -> Path:
+    """A generated ci day set under ``tmp/data``, and the Variables that point the DAGs at it."""
+    if not (JOB_VENV / "bin" / "python").exists():
+        pytest.fail(f"the job venv {JOB_VENV} is missing: run scripts/setup.sh")
+    root = tmp / "data"
+    subprocess.run(
+        [str(JOB_VENV / "bin" / "python"), "-m", "ubsd.synth", "--profile", "ci", "--out", root],
+        check=True,
+        capture_output=True,
+    )
+    conf = tmp / "airflow-e2e.yaml"
+    conf.write_text(
+        "env: airflow-e2e\n"
+        "spark:\n  master: local[2]\n  shuffle_partitions: 2\n  driver_memory: 2g\n"
+        f"storage:\n  root: {root}\n  input_path: raw/date={{date}}\n  labels_path: labels\n"
+        "ingest:\n  allow_dev_hash_key: true\n  max_quarantine_rate: 0.2\n"
+    )
+    variables = {
+        "AIRFLOW_VAR_UBSD_HOME": str(home),
+        "AIRFLOW_VAR_UBSD_CONF_FILE": str(conf),
+        "AIRFLOW_VAR_UBSD_PY_FILES": str(dist),
+        "AIRFLOW_VAR_UBSD_JOB_VENV": str(JOB_VENV),
+        "AIRFLOW_CONN_UBSD_SPARK": json.dumps({"conn_type": "spark", "host": "local[2]"}),
+    }
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    return root
+
+
+def _run(dagbag, dag_id: str, interval_end: str, skip: str | None, **kwargs):
+    dag = dagbag.dags[dag_id]
+    logical = dt.datetime.fromisoformat(interval_end).replace(hour=2, tzinfo=dt.UTC)
+    t0 = time.perf_counter()
+    run = dag.test(logical_date=logical, mark_success_pattern=skip, **kwargs)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    print(f"{dag_id} {interval_end}: {run.state} in {time.perf_counter() - t0:.0f} s {states}")
+    return run, states
+
+
+def test_nightly_ingests_and_sessionizes_one_day_with_checks(
+    airflow_db, dagbag, dist, tmp_path, monkeypatch
+):
+    root = _pipeline(tmp_path, dist, monkeypatch)
+    run, states = _run(dagbag, "ubsd_nightly", D2, skip="(check_)?(score|monitor)")
+    assert run.state == "success", states
+    assert set(states.values()) == {"success"}
+    ingest = _summary(root, "ingest", D1)
+    assert ingest["dates"] == [D1] and ingest["status"] == "ok" and ingest["reconciled"]
+    events = _partition_rows(ingest["tables"]["events"], D1)
+    assert events == ingest["accepted_per_date"][D1] > 1000
+    windows = _summary(root, "sessionize", D1)
+    assert _partition_rows(windows["tables"]["windows"], D1) == windows["windows_per_date"][D1] > 0
+    assert not (root / "runs" / "ingest" / D2).exists()  # the run owns its date only
+
+
+def test_a_spark_task_that_exits_0_without_output_fails_its_check(
+    airflow_db, dagbag, dist, tmp_path, monkeypatch
+):
+    """spark-submit's exit status is not trusted: a job that 'succeeds' silently is caught."""
+    home = tmp_path / "home"
+    (home / "jobs").mkdir(parents=True)
+    (home / "jobs" / "ingest.py").write_text("print('pretending to ingest')\n")
+    _pipeline(tmp_path, dist, monkeypatch, home=home)
+    run, states = _run(dagbag, "ubsd_nightly", D2, skip="(check_)?(score|monitor)")
+    assert states["ingest"] == "success" and states["check_ingest"] == "failed"
+    assert states["sessionize"] == "upstream_failed" and run.state == "failed"
+
+
+@pytest.mark.slow
+def test_nightly_two_days_rerun_and_weekly_range(airflow_db, dagbag, dist, tmp_path, monkeypatch):
+    root = _pipeline(tmp_path, dist, monkeypatch)
+    nightly_skip = "(check_)?(score|monitor)"  # scoring needs a champion: after the weekly run
+    for interval_end in (D2, "2026-11-03"):
+        run, states = _run(dagbag, "ubsd_nightly", interval_end, skip=nightly_skip)
+        assert run.state == "success", states
+    first = _summary(root, "ingest", D1)
+    rows = _partition_rows(first["tables"]["events"], D1)
+
+    run, states = _run(dagbag, "ubsd_nightly", D2, skip=nightly_skip)  # rerun D1: replaced
+    again = _summary(root, "ingest", D1)
+    assert run.state == "success" and again["run_id"] != first["run_id"]
+    assert _partition_rows(again["tables"]["events"], D1) == rows
+
+    weekly_skip = _missing_jobs_pattern(("train", "evaluate", "promote"))
+    span = {"start": D1, "end": D2}
+    run, states = _run(dagbag, "ubsd_weekly_train", "2026-11-09", skip=weekly_skip, run_conf=span)
+    assert run.state == "success", states
+    ranged = _summary(root, "sessionize", f"{D1}_{D2}")
+    assert sorted(ranged["windows_per_date"]) == [D1, D2]
+    for d in (D1, D2):
+        assert _partition_rows(ranged["tables"]["windows"], d) == ranged["windows_per_date"][d]
+
+    if _missing_jobs_pattern(("score", "monitor")) is None:  # with a champion, score for real
+        run, states = _run(dagbag, "ubsd_nightly", "2026-11-03", skip=None)
+        assert run.state == "success", states
