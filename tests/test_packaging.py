@@ -116,3 +116,21 @@ def test_ingest_job_runs_from_the_zip_under_spark_submit(dist, tmp_path):
     assert summary["status"] == "ok"
     assert (summary["rows_read"], summary["accepted"], summary["quarantined"]) == (7, 6, 1)
     assert summary["accepted_per_date"] == {D: 6}
+
+
+def test_cluster_config_is_a_valid_worked_example():
+    """conf/cluster.yaml loads (unknown keys are errors) and keeps cluster-only rules."""
+    from ubsd.config import load_config
+    from ubsd.spark import session_conf
+
+    cfg = load_config(REPO / "conf" / "cluster.yaml")
+    assert cfg.spark.master is None and cfg.storage.root.startswith("s3a://")
+    assert not cfg.ingest.allow_dev_hash_key and cfg.storage.format == "delta"
+    conf = session_conf(cfg.spark, cfg.storage.format)
+    assert "spark.master" not in conf  # spark-submit decides
+    assert conf["spark.executor.memory"] == "12g"
+    assert conf["spark.sql.execution.arrow.pyspark.enabled"] == "true"
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    # GPU amounts apply to the scoring/training submits only, never to every job
+    assert not any(".resource.gpu." in key for key in conf)
+    assert "UBSD_HASH_SECRET" not in str(conf)
