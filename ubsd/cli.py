@@ -12,12 +12,22 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ubsd.config import ConfigError, Settings, load_config
 from ubsd.runs import RunContext, run_dates, write_summary
 
 JobFn = Callable[[Any, Settings, RunContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A job-specific flag that is a shortcut for one config key (``--set key=value``)."""
+
+    flag: str
+    key: str
+    help: str
 
 
 def job_parser(name: str, description: str) -> argparse.ArgumentParser:
@@ -53,12 +63,24 @@ def run_job(
     fn: JobFn,
     description: str,
     argv: Sequence[str] | None = None,
+    flags: Sequence[Flag] = (),
 ) -> int:
-    """Parse arguments, load config, build the session, run ``fn``, write the summary."""
+    """Parse arguments, load config, build the session, run ``fn``, write the summary.
+
+    ``flags`` are shortcuts for config keys; like ``--set``, they override the YAML.
+    """
     setup_logging()
-    args = job_parser(name, description).parse_args(argv)
+    parser = job_parser(name, description)
+    for f in flags:
+        parser.add_argument(f.flag, dest=f"flag_{f.key}", help=f"{f.help} (= --set {f.key}=...)")
+    args = parser.parse_args(argv)
+    shortcuts = [
+        f"{f.key}={getattr(args, f'flag_{f.key}')}"
+        for f in flags
+        if getattr(args, f"flag_{f.key}") is not None
+    ]
     try:
-        settings = load_config(args.conf_file, args.set)
+        settings = load_config(args.conf_file, [*args.set, *shortcuts])
         ctx = RunContext(name, run_dates(args.date, args.start, args.end))
     except (ConfigError, ValueError) as exc:
         print(f"ubsd {name}: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ from pyspark.sql.types import (
 )
 
 #: Columns that describe the run rather than the data; excluded from rerun comparisons.
-RUN_METADATA_COLUMNS: tuple[str, ...] = ("run_id", "processed_at")
+RUN_METADATA_COLUMNS: tuple[str, ...] = ("run_id", "processed_at", "scored_at")
 
 #: Event types the contract knows. The vocabulary is open: data may bring others, and the model
 #: builds its own vocabulary from training data.
@@ -51,6 +51,14 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     "invalid_price",  # negative, NaN or infinite price
     "unknown_event_type",  # only when ingest.allow_unknown_event_types is false
     "conflicting_duplicate",  # same event_id as an earlier row, different content
+)
+
+#: Filter reasons: a valid source row that yields no event lands in the ``filtered`` bucket with
+#: one of these (source adapters, see docs/sources.md).
+FILTER_REASONS: tuple[str, ...] = (
+    "outside_run_dates",  # an input spanning many dates: the row belongs to another run's date
+    "static_asset",  # web logs: a static asset request, folded (source.weblog_static: fold)
+    "unmapped_event_type",  # mapped sources: event type not in the mapping (unmapped: filter)
 )
 
 # --- raw input contract -------------------------------------------------------------------
@@ -172,8 +180,80 @@ WINDOWS_SCHEMA = StructType(
 #: Columns of the windows table that may feed a model; labels and ids never do.
 WINDOW_MODEL_INPUTS: tuple[str, ...] = (*WINDOW_FEATURE_ARRAYS, "mask")
 
+# --- scoring outputs (nightly) ------------------------------------------------------------
+#: One explained event of a flagged window: which event, what it was, how much it drove the score.
+REASON_STRUCT = StructType(
+    [
+        StructField("event_index", IntegerType(), False),
+        StructField("event_type", StringType(), True),
+        StructField("item_id", StringType(), True),
+        StructField("contribution", DoubleType(), False),
+    ]
+)
+
+#: The fraud labels table (output of scoring): one row per scored window and date.
+FRAUD_LABELS_SCHEMA = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("window_id", StringType(), False),
+        StructField("session_id", StringType(), False),
+        StructField("start_ts", TimestampType(), False),
+        StructField("end_ts", TimestampType(), False),
+        StructField("n_events", IntegerType(), False),
+        StructField("fraud_probability", DoubleType(), True),  # null: no fine-tuned classifier
+        StructField("zero_label_score", DoubleType(), True),
+        StructField("is_fraud", BooleanType(), False),
+        StructField("threshold", DoubleType(), False),
+        StructField("alert_source", StringType(), False),  # probability | zero_label
+        StructField("model_name", StringType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("feature_version", StringType(), False),
+        StructField("reasons", ArrayType(REASON_STRUCT, False), True),  # flagged windows only
+        StructField("reason_text", StringType(), True),
+        StructField("date", DateType(), False),
+        StructField("run_id", StringType(), False),
+        StructField("scored_at", TimestampType(), False),
+    ]
+)
+
+#: Per-user daily rollup of the fraud labels.
+USER_DAILY_SCHEMA = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("windows", IntegerType(), False),
+        StructField("flagged_windows", IntegerType(), False),
+        StructField("max_probability", DoubleType(), True),
+        StructField("max_zero_label_score", DoubleType(), True),
+        StructField("top_reason", StringType(), True),
+        StructField("model_version", StringType(), False),
+        StructField("date", DateType(), False),
+        StructField("run_id", StringType(), False),
+        StructField("scored_at", TimestampType(), False),
+    ]
+)
+
+#: Daily monitoring metrics (output of the monitor job): one row per metric and date.
+MONITOR_METRICS_SCHEMA = StructType(
+    [
+        StructField("metric", StringType(), False),
+        StructField("value", DoubleType(), True),
+        StructField("reference", DoubleType(), True),
+        StructField("alert_threshold", DoubleType(), True),
+        StructField("breached", BooleanType(), False),
+        StructField("detail", StringType(), True),
+        StructField("date", DateType(), False),
+        StructField("run_id", StringType(), False),
+        StructField("processed_at", TimestampType(), False),
+    ]
+)
+
 __all__ = [
     "EVENTS_SCHEMA",
+    "FILTER_REASONS",
+    "FRAUD_LABELS_SCHEMA",
+    "MONITOR_METRICS_SCHEMA",
+    "REASON_STRUCT",
+    "USER_DAILY_SCHEMA",
     "KNOWN_EVENT_TYPES",
     "LABELS_SCHEMA",
     "QUARANTINE_REASONS",

@@ -1,0 +1,62 @@
+"""Hand-made windows for model tests: Markov-chain shoppers and obvious click bots (numpy only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from ubsd.io.schemas import WINDOW_FEATURE_ARRAYS
+from ubsd.io.window_arrays import WindowArrays
+from ubsd.sessionize.spec import FeatureSpec
+
+BOT_TYPE = 9  # an event type id normal shoppers use rarely
+
+
+def make_windows(
+    spec: FeatureSpec,
+    n_normal: int,
+    n_bot: int,
+    seed: int = 0,
+    day: dt.date = dt.date(2026, 11, 1),
+    user_prefix: str = "u",
+) -> WindowArrays:
+    rng = np.random.default_rng(seed)
+    L = spec.window_length
+    n = n_normal + n_bot
+    cols: dict[str, np.ndarray] = {}
+    for k in WINDOW_FEATURE_ARRAYS:
+        cols[k] = rng.integers(2, spec.vocab_sizes[k], (n, L))
+    # Shoppers: search -> view -> view/click -> cart, slow and varied.
+    trans = np.array(
+        [[0.1, 0.6, 0.2, 0.1], [0.2, 0.4, 0.3, 0.1], [0.3, 0.4, 0.2, 0.1], [0.5, 0.3, 0.1, 0.1]]
+    )
+    et = np.zeros((n_normal, L), dtype=np.int64)
+    state = rng.integers(0, 4, n_normal)
+    for j in range(L):
+        et[:, j] = state + 2
+        state = np.array([rng.choice(4, p=trans[s]) for s in state])
+    cols["event_type_ids"][:n_normal] = et
+    cols["dt_buckets"][:n_normal] = rng.integers(10, 24, (n_normal, L))
+    cols["sponsored_flags"][:n_normal] = 2
+    # Bots: the same ad click on one sponsored item, every second.
+    cols["event_type_ids"][n_normal:] = BOT_TYPE
+    cols["dt_buckets"][n_normal:] = 3
+    cols["item_buckets"][n_normal:] = rng.integers(2, spec.vocab_sizes["item_buckets"], (n_bot, 1))
+    cols["sponsored_flags"][n_normal:] = 3
+    lengths = rng.integers(L // 2, L + 1, n)
+    mask = (np.arange(L)[None, :] < lengths[:, None]).astype(np.int32)
+    for k in WINDOW_FEATURE_ARRAYS:
+        cols[k] = np.where(mask == 1, cols[k], 0)
+    w = WindowArrays.from_columns({**cols, "mask": mask}, L)
+    labels = np.r_[np.zeros(n_normal, int), np.ones(n_bot, int)]
+    w.meta.update(
+        label=labels.astype(object),
+        fraud_type=np.array([None] * n_normal + ["click_bot"] * n_bot, dtype=object),
+        user_id=np.array([f"{user_prefix}{i}" for i in range(n)], dtype=object),
+        window_id=np.array([f"{user_prefix}w{i}" for i in range(n)], dtype=object),
+        date=np.array([day] * n, dtype=object),
+        feature_version=np.array([spec.version] * n, dtype=object),
+    )
+    order = rng.permutation(n)
+    return w.take(order)
