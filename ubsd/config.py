@@ -125,6 +125,202 @@ class SessionizeSettings(_Strict):
         return self
 
 
+SourceKind = Literal["contract", "talkingdata", "taobao", "diginetica", "weblog", "mapped"]
+
+
+class SourceSettings(_Strict):
+    """Which source adapter maps the raw input into the event contract (see docs/sources.md)."""
+
+    kind: SourceKind = Field(
+        "contract",
+        description="Input format: the event contract itself, or a source adapter run in ingest.",
+    )
+    input_path: str | None = Field(
+        None,
+        description="Read instead of storage.input_path; relative to the working directory, "
+        "may lie outside storage.root (read only). Without {date}: one input spanning many dates.",
+    )
+    talkingdata_user_key: list[Literal["ip", "app", "device", "os", "channel"]] = Field(
+        default_factory=lambda: ["ip", "device", "os"],
+        min_length=1,
+        description="TalkingData: columns whose values form the user key (hashed when it has ip).",
+    )
+    talkingdata_label: Literal["attributed", "not_attributed"] = Field(
+        "attributed",
+        description="TalkingData: which is_attributed value is the positive label (labels only).",
+    )
+    weblog_static: Literal["fold", "keep"] = Field(
+        "fold", description="Web logs: static asset requests are filtered (fold) or kept as events."
+    )
+    weblog_static_extensions: list[str] = Field(
+        default_factory=lambda: [
+            *("css", "js", "map", "png", "jpg", "jpeg", "gif", "svg", "ico", "webp"),
+            *("woff", "woff2", "ttf", "eot"),
+        ],
+        description="Web logs: path extensions (lower case, no dot) that mark a static asset.",
+    )
+    weblog_session_cookie: str = Field(
+        "session",
+        description="Web logs: cookie whose value is the user key, from the log's cookie field.",
+    )
+    weblog_search_paths: list[str] = Field(
+        default_factory=lambda: ["/search"],
+        description="Web logs: paths whose GET with a query parameter is a search.",
+    )
+    weblog_query_params: list[str] = Field(
+        default_factory=lambda: ["q", "query", "search", "s"],
+        description="Web logs: query-string parameters holding the search text, first found wins.",
+    )
+    weblog_api_prefixes: list[str] = Field(
+        default_factory=lambda: ["/api/"],
+        description="Web logs: path prefixes of API calls (any non-GET/HEAD request is one too).",
+    )
+    mapping_file: str | None = Field(
+        None, description="Mapped sources: YAML column mapping (see conf/mappings/), from cwd."
+    )
+
+    @model_validator(mode="after")
+    def _mapping_given(self) -> SourceSettings:
+        if self.kind == "mapped" and not self.mapping_file:
+            raise ValueError("source.kind: mapped needs source.mapping_file")
+        return self
+
+
+class ModelSettings(_Strict):
+    """The behavior-sequence transformer's shape."""
+
+    size: Literal["tiny", "small", "base"] = Field(
+        "small", description="tiny (2x64, CI), small (4x256, default), base (8x512, GPU)."
+    )
+    head: Literal["mlp", "gru"] = Field(
+        "mlp", description="Fraud head: masked-mean pooling + MLP, or a GRU over the encoder."
+    )
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout in encoder and heads.")
+    zero_label_passes: int = Field(
+        2, ge=1, le=16, description="Interleaved maskings for the zero-label score (cost x n)."
+    )
+
+
+class TrainingSettings(_Strict):
+    """Pretraining, fine-tuning, stopping rules and augmentation."""
+
+    finetune_mode: Literal["full", "lora", "none"] = Field(
+        "full", description="Fine-tune all weights, LoRA adapters (peft), or pretrain only."
+    )
+    lora_r: int = Field(8, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(16, ge=1, description="LoRA scaling alpha.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    batch_size: int = Field(64, ge=1, description="Windows per training step.")
+    mask_prob: float = Field(
+        0.25, gt=0, lt=1, description="Share of events masked in pretraining (at least one)."
+    )
+    pretrain_lr: float = Field(5e-4, gt=0, description="AdamW learning rate for pretraining.")
+    finetune_lr: float = Field(2e-4, gt=0, description="AdamW learning rate for fine-tuning.")
+    max_pretrain_steps: int = Field(3000, ge=0, description="Step cap of pretraining.")
+    max_finetune_steps: int = Field(1500, ge=0, description="Step cap of fine-tuning.")
+    max_minutes: float = Field(
+        30.0, gt=0, description="Wall-clock cap of each phase (pretrain, fine-tune) in minutes."
+    )
+    eval_every: int = Field(100, ge=1, description="Steps between validation evaluations.")
+    patience: int = Field(
+        5, ge=1, description="Stop after this many evaluations without validation improvement."
+    )
+    min_delta: float = Field(
+        1e-3, ge=0, description="Smallest validation change that counts as an improvement."
+    )
+    val_windows: int = Field(
+        4000, ge=10, description="Validation windows used during training (sampled, fixed)."
+    )
+    class_weighting: bool = Field(
+        True, description="Weight positives by negatives/positives (capped) in the loss."
+    )
+    max_pos_weight: float = Field(50.0, ge=1, description="Cap of the positive class weight.")
+    aug_event_mask: float = Field(
+        0.0, ge=0, lt=1, description="Fine-tuning augmentation: share of events masked."
+    )
+    aug_crop: bool = Field(False, description="Augmentation: random contiguous crops.")
+    aug_time_jitter: float = Field(
+        0.0, ge=0, le=1, description="Augmentation: share of time-delta buckets moved by +-1."
+    )
+    aug_inject: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Augmentation: share of normal windows given a spliced attack span "
+        "(taken from labelled training attacks), labelled positive.",
+    )
+    fuse_zero_label: bool = Field(
+        False, description="Score = fraud probability fused with the zero-label score rank."
+    )
+    target_precision: float = Field(
+        0.9, gt=0, le=1, description="Threshold: lowest score reaching this validation precision."
+    )
+    alert_rate: float = Field(
+        0.01, gt=0, le=1, description="Zero-label threshold: share of windows flagged (budget)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: the GPU when one is visible (bf16 autocast), else CPU."
+    )
+    num_processes: int = Field(
+        1, ge=1, description="> 1: train through TorchDistributor (DDP) on this many processes."
+    )
+    seed: int = Field(0, description="Seed of sampling, masking and initialisation.")
+    models_dir: str = Field("models", description="Where trained model directories go (root).")
+
+
+class MlflowSettings(_Strict):
+    """Tracking and registry."""
+
+    tracking_uri: str = Field(
+        "sqlite:///{root}/mlflow.db",
+        description="Tracking/registry URI; {root} = storage.root. The env var below wins.",
+    )
+    tracking_uri_env: str = Field(
+        "MLFLOW_TRACKING_URI", description="Environment variable that overrides tracking_uri."
+    )
+    artifact_location: str = Field(
+        "{root}/mlartifacts", description="Artifact root of a new experiment (local default)."
+    )
+    experiment: str = Field("ubsd", description="Experiment name.")
+    registered_model: str = Field("ubsd-behavior", description="Registered model name.")
+    champion_alias: str = Field("champion", description="Alias of the serving model.")
+    challenger_alias: str = Field("challenger", description="Alias given to new versions.")
+
+
+class PromotionSettings(_Strict):
+    """The gate that moves the champion alias."""
+
+    min_pr_auc_gain: float = Field(
+        0.0, description="Challenger PR-AUC must beat the champion's by more than this."
+    )
+    max_type_recall_drop: float = Field(
+        0.05, ge=0, le=1, description="No fraud type's recall may drop by more than this."
+    )
+    floor_pr_auc: float = Field(0.5, ge=0, le=1, description="First model: minimum PR-AUC.")
+    floor_roc_auc: float = Field(0.8, ge=0, le=1, description="First model: minimum ROC-AUC.")
+    records_dir: str = Field("promotions", description="JSON decision records (under root).")
+
+
+class EvaluationSettings(_Strict):
+    """Splits and report settings shared by training, evaluation and promotion."""
+
+    train_date_fraction: float = Field(
+        0.6, gt=0, lt=1, description="First share of a range's dates used for training."
+    )
+    validation_user_fraction: float = Field(
+        0.2, ge=0, lt=1, description="Users hashed to validation (evaluation dates only)."
+    )
+    test_user_fraction: float = Field(
+        0.3, gt=0, lt=1, description="Users hashed to test (evaluation dates only)."
+    )
+    split_seed: int = Field(0, description="Key of the user hash that assigns split sides.")
+    max_test_windows: int = Field(
+        200_000, ge=10, description="Cap on held-out windows held in memory (sampled)."
+    )
+    max_fpr: float = Field(0.01, gt=0, lt=1, description="FPR budget of the recall@FPR metric.")
+    report_dir: str = Field("reports/eval", description="Evaluation report folder (root).")
+
+
 class Settings(_Strict):
     """Top-level configuration."""
 
@@ -133,6 +329,12 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     ingest: IngestSettings = IngestSettings()
     sessionize: SessionizeSettings = SessionizeSettings()
+    model: ModelSettings = ModelSettings()
+    training: TrainingSettings = TrainingSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    promotion: PromotionSettings = PromotionSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    source: SourceSettings = SourceSettings()
 
 
 class ConfigError(ValueError):
