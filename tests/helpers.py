@@ -64,3 +64,20 @@ def write_events(spark: Any, settings: Settings, rows: list[dict[str, Any]]) -> 
     dates = sorted({r["date"] for r in full})
     path = resolve_under(str(settings.storage.root), settings.storage.events_table)
     write_dates(df, path, dates, settings.storage.format, EVENTS_SCHEMA)
+
+
+def ingest_and_sessionize(
+    spark: Any, root: Path, *overrides: str, start: str, end: str, sessionize: bool = True
+) -> tuple[Settings, dict[str, Any], dict[str, Any] | None]:
+    """Run ingest (and sessionize) over ``start..end`` with test settings (source adapters)."""
+    from ubsd.ingest import run_ingest
+    from ubsd.runs import RunContext, run_dates
+    from ubsd.sessionize.job import run_sessionize
+
+    settings = make_settings(root, *overrides)
+    dates = run_dates(start=start, end=end)
+    ingested = run_ingest(spark, settings, RunContext("ingest", dates))
+    windows = (
+        run_sessionize(spark, settings, RunContext("sessionize", dates)) if sessionize else None
+    )
+    return settings, ingested, windows

@@ -15,8 +15,12 @@ from ubsd.ingest.validate import content_hash
 
 
 def mark_duplicates(df: DataFrame) -> DataFrame:
-    """Add ``bucket`` (accepted, quarantined or duplicate) and the conflict reasons."""
-    valid = F.col("reason").isNull()
+    """Add ``bucket`` (accepted, quarantined, duplicate or filtered) and the conflict reasons.
+
+    Rows a source adapter filtered (``src_filter``) take no part in deduplication.
+    """
+    filtered = F.col("src_filter").isNotNull() if "src_filter" in df.columns else F.lit(False)
+    valid = F.col("reason").isNull() & ~filtered
     group = Window.partitionBy("event_id", "_valid").orderBy("source_file", "row_order")
     whole = group.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     ranked = (
@@ -39,6 +43,7 @@ def mark_duplicates(df: DataFrame) -> DataFrame:
     bucket = (
         F.when(duplicate, F.lit("duplicate"))
         .when(F.col("reason").isNotNull(), F.lit("quarantined"))
+        .when(filtered, F.lit("filtered"))
         .otherwise(F.lit("accepted"))
     )
     return out.withColumn("bucket", bucket).drop("_valid", "_h", "_rank", "_first_h")

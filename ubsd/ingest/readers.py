@@ -17,7 +17,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
+from ubsd.config import SourceSettings
 from ubsd.io.schemas import RAW_FIELDS, RAW_TEXT_SCHEMA
+from ubsd.sources import read_source
 
 _CORRUPT = "_corrupt_record"
 
@@ -145,6 +147,15 @@ def read_raw(
         else:
             raise ValueError(f"unsupported input format {fmt!r} (json, csv, parquet)")
         frames.append(_finish(df, day))
+    out = frames[0]
+    for other in frames[1:]:
+        out = out.unionByName(other)
+    return out
+
+
+def read_adapter(spark: SparkSession, paths: dict[dt.date, str], cfg: SourceSettings) -> DataFrame:
+    """Read each run date's input with the configured source adapter (``ubsd.sources``)."""
+    frames = [_finish(read_source(spark, cfg, path), day) for day, path in sorted(paths.items())]
     out = frames[0]
     for other in frames[1:]:
         out = out.unionByName(other)

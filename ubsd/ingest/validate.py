@@ -85,7 +85,9 @@ def classify(df: DataFrame, cfg: IngestSettings, dates: Sequence[dt.date]) -> Da
     )
     min_ts = dt.datetime.fromisoformat(cfg.min_timestamp)
     date_strs = [d.isoformat() for d in dates]
-    passthrough = ["raw", "source_file", "input_date", "row_order", "corrupt"]
+    # Source adapters' own columns (src_*, see ubsd/sources/frame.py) travel through untouched.
+    carried = [c for c in df.columns if c.startswith("src_")]
+    passthrough = ["raw", "source_file", "input_date", "row_order", "corrupt", *carried]
 
     # 1. parse: typed and normalized values next to the raw text
     longest = F.greatest(
@@ -206,6 +208,7 @@ def classify(df: DataFrame, cfg: IngestSettings, dates: Sequence[dt.date]) -> Da
         "source_file",
         "input_date",
         "row_order",
+        *carried,
         reason.alias("reason"),
         detail.alias("detail"),
     )
