@@ -86,3 +86,14 @@ def test_outputs_follow_the_job_spec(tmp_path):
     assert check_outputs("score", {"run_id": "r2"}, ["2026-11-01"], min_rows=1) == {}
     with pytest.raises(CheckError, match="names no 'events' table"):
         check_outputs("ingest", {"run_id": "r2", "tables": {}}, ["2026-11-01"], min_rows=1)
+
+
+def test_doctests_of_the_support_code():
+    import doctest
+
+    import ubsd_airflow.checks
+    import ubsd_weekly_train
+
+    for module in (ubsd_airflow.checks, ubsd_weekly_train):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
