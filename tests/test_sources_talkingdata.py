@@ -114,7 +114,7 @@ def test_sample_head_one_day_rows_of_other_days_filtered(spark, tmp_path):
     src.write_text("\n".join(head) + "\n")
     rows = [r.split(",") for r in head[1:]]
     on_day = [r for r in rows if r[5].startswith("2017-11-07")]
-    settings, s, w = ingest_and_sessionize(
+    _, s, w = ingest_and_sessionize(
         spark, tmp_path, *_settings(src), start="2017-11-07", end="2017-11-07"
     )
     assert s["rows_read"] == 5000 and s["quarantined"] == 0
@@ -127,7 +127,7 @@ def test_sample_head_one_day_rows_of_other_days_filtered(spark, tmp_path):
 @pytest.mark.slow
 @needs_sample
 def test_full_sample_ingests_and_sessionizes(spark, tmp_path):
-    settings, s, w = ingest_and_sessionize(
+    _, s, w = ingest_and_sessionize(
         spark, tmp_path, *_settings(SAMPLE), start="2017-11-06", end="2017-11-09"
     )
     assert s["rows_read"] == 100_000 and s["reconciled"]
