@@ -16,6 +16,7 @@ import datetime as dt
 import os
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
+
 from ubsd_airflow.operators import UbsdSparkSubmitOperator, check_task
 
 DATE = "{{ data_interval_start | ds }}"  # D, also for manual runs and backfills

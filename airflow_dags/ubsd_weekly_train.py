@@ -17,35 +17,12 @@ from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
 from ubsd_airflow.operators import UbsdSparkSubmitOperator, check_task
+from ubsd_airflow.training import compute_training_range
 
 SPARK_CONN = os.environ.get("UBSD_SPARK_CONN_ID", "ubsd_spark")
 START = dt.datetime.fromisoformat(os.environ.get("UBSD_WEEKLY_START", "2026-11-02"))
-
-
-def compute_training_range(start: str | None, end: str | None, interval_end: str) -> dict[str, str]:
-    """Explicit ``start``/``end``, else ``ubsd_train_days`` days ending the day before.
-
-    >>> compute_training_range("2026-11-01", "2026-11-02", "2026-11-09")["label"]
-    '2026-11-01_2026-11-02'
-    """
-    if start and end:
-        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    else:
-        from airflow.sdk import Variable
-
-        days = int(Variable.get("ubsd_train_days", default=os.environ.get("UBSD_TRAIN_DAYS", "28")))
-        last = dt.date.fromisoformat(interval_end) - dt.timedelta(days=1)
-        first = last - dt.timedelta(days=days - 1)
-    if last < first:
-        raise ValueError(f"training range ends ({last}) before it starts ({first})")
-    dates = [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-    return {
-        "start": first.isoformat(),
-        "end": last.isoformat(),
-        "label": f"{first}_{last}" if first != last else str(first),
-        "dates": ",".join(dates),
-    }
 
 
 with DAG(

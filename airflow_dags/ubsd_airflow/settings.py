@@ -34,7 +34,7 @@ def default_home() -> Path:
     return Path(os.environ.get("UBSD_HOME") or Path(__file__).resolve().parents[2])
 
 
-def _variable(name: str, default: str) -> str:
+def variable(name: str, default: str) -> str:
     """Airflow Variable ``name`` (UI, secrets backend or ``AIRFLOW_VAR_NAME``), else ``default``."""
     from airflow.sdk import Variable
 
@@ -42,7 +42,7 @@ def _variable(name: str, default: str) -> str:
 
 
 def _json_variable(name: str) -> dict[str, str]:
-    raw = _variable(name, "{}") or "{}"
+    raw = variable(name, "{}") or "{}"
     value = json.loads(raw)
     if not isinstance(value, dict):
         raise ValueError(f"Variable {name} must be a JSON object, got {raw!r}")
@@ -97,20 +97,20 @@ def resolve() -> RunSettings:
     """Read Variables, environment and the job config file (storage root and runs folder)."""
     import yaml
 
-    home = Path(_variable("ubsd_home", str(default_home())))
-    conf_file = Path(_variable("ubsd_conf_file", "conf/local.yaml"))
+    home = Path(variable("ubsd_home", str(default_home())))
+    conf_file = Path(variable("ubsd_conf_file", "conf/local.yaml"))
     if not conf_file.is_absolute():
         conf_file = home / conf_file
     loaded: dict[str, Any] = {}
     if conf_file.is_file():
         loaded = yaml.safe_load(conf_file.read_text(encoding="utf-8")) or {}
     storage = loaded.get("storage") or {}
-    root = _variable("ubsd_storage_root", "") or str(storage.get("root") or DEFAULT_ROOT)
+    root = variable("ubsd_storage_root", "") or str(storage.get("root") or DEFAULT_ROOT)
     if not is_uri(root) and not Path(root).expanduser().is_absolute():
         root = str((home / root).resolve())  # the job's cwd is the worker's, not the checkout
-    venv_raw = _variable("ubsd_job_venv", str(home / ".venv"))
+    venv_raw = variable("ubsd_job_venv", str(home / ".venv"))
     job_venv = Path(venv_raw) if venv_raw and (Path(venv_raw) / "bin").is_dir() else None
-    py_files = _variable("ubsd_py_files", "")
+    py_files = variable("ubsd_py_files", "")
     if py_files and not is_uri(py_files) and not Path(py_files).is_absolute():
         py_files = str(home / py_files)
     return RunSettings(
@@ -120,10 +120,10 @@ def resolve() -> RunSettings:
         runs_dir=str(storage.get("runs_dir") or DEFAULT_RUNS_DIR),
         job_venv=job_venv,
         py_files=py_files,
-        packages=_variable("ubsd_spark_packages", DELTA_PACKAGE),
+        packages=variable("ubsd_spark_packages", DELTA_PACKAGE),
         spark_conf=_json_variable("ubsd_spark_conf"),
         gpu_conf=_json_variable("ubsd_gpu_spark_conf"),
         env=_json_variable("ubsd_env"),
-        min_rows=int(_variable("ubsd_min_rows", "1")),
-        freshness_tolerance_s=int(_variable("ubsd_freshness_tolerance_s", "120")),
+        min_rows=int(variable("ubsd_min_rows", "1")),
+        freshness_tolerance_s=int(variable("ubsd_freshness_tolerance_s", "120")),
     )

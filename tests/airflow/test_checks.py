@@ -92,8 +92,8 @@ def test_doctests_of_the_support_code():
     import doctest
 
     import ubsd_airflow.checks
-    import ubsd_weekly_train
+    import ubsd_airflow.training
 
-    for module in (ubsd_airflow.checks, ubsd_weekly_train):
+    for module in (ubsd_airflow.checks, ubsd_airflow.training):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -87,7 +87,7 @@ def test_weekly_promote_is_not_retried_and_training_uses_gpu_settings(dagbag):
 
 
 def test_training_range_defaults_and_explicit():
-    from ubsd_weekly_train import compute_training_range
+    from ubsd_airflow.training import compute_training_range
 
     got = compute_training_range("2026-11-01", "2026-11-03", "2026-12-07")
     assert got == {
