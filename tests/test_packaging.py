@@ -134,3 +134,5 @@ def test_cluster_config_is_a_valid_worked_example():
     # GPU amounts apply to the scoring/training submits only, never to every job
     assert not any(".resource.gpu." in key for key in conf)
     assert "UBSD_HASH_SECRET" not in str(conf)
+    assert cfg.mlflow.tracking_uri_env == "MLFLOW_TRACKING_URI"
+    assert cfg.mlflow.artifact_location.startswith("s3://")
