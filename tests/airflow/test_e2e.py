@@ -117,19 +117,12 @@ def test_a_spark_task_that_exits_0_without_output_fails_its_check(
 
 
 @pytest.mark.slow
-def test_nightly_two_days_rerun_and_weekly_range(airflow_db, dagbag, dist, tmp_path, monkeypatch):
+def test_nightly_two_days_weekly_range_and_rerun(airflow_db, dagbag, dist, tmp_path, monkeypatch):
     root = _pipeline(tmp_path, dist, monkeypatch)
     nightly_skip = "(check_)?(score|monitor)"  # scoring needs a champion: after the weekly run
     for interval_end in (D2, "2026-11-03"):
         run, states = _run(dagbag, "ubsd_nightly", interval_end, skip=nightly_skip)
         assert run.state == "success", states
-    first = _summary(root, "ingest", D1)
-    rows = _partition_rows(first["tables"]["events"], D1)
-
-    run, states = _run(dagbag, "ubsd_nightly", D2, skip=nightly_skip)  # rerun D1: replaced
-    again = _summary(root, "ingest", D1)
-    assert run.state == "success" and again["run_id"] != first["run_id"]
-    assert _partition_rows(again["tables"]["events"], D1) == rows
 
     weekly_skip = _missing_jobs_pattern(("train", "evaluate", "promote"))
     span = {"start": D1, "end": D2}
@@ -139,6 +132,13 @@ def test_nightly_two_days_rerun_and_weekly_range(airflow_db, dagbag, dist, tmp_p
     assert sorted(ranged["windows_per_date"]) == [D1, D2]
     for d in (D1, D2):
         assert _partition_rows(ranged["tables"]["windows"], d) == ranged["windows_per_date"][d]
+
+    first = _summary(root, "ingest", D1)
+    rows = _partition_rows(first["tables"]["events"], D1)
+    run, states = _run(dagbag, "ubsd_nightly", D2, skip=nightly_skip)  # rerun D1: replaced
+    again = _summary(root, "ingest", D1)
+    assert run.state == "success" and again["run_id"] != first["run_id"]
+    assert _partition_rows(again["tables"]["events"], D1) == rows
 
     if _missing_jobs_pattern(("score", "monitor")) is None:  # with a champion, score for real
         run, states = _run(dagbag, "ubsd_nightly", "2026-11-03", skip=None)
