@@ -56,8 +56,8 @@ def _snap(spark, settings) -> dict[str, dict]:
 
 
 def test_every_job_twice_for_the_same_date_gives_identical_tables(spark, tmp_path, record):
-    _write_day(tmp_path, A, _day_rows(A, 3000, "a"))
-    _write_day(tmp_path, B, _day_rows(B, 3000, "b"))
+    _write_day(tmp_path, A, _day_rows(A, 1000, "a"))
+    _write_day(tmp_path, B, _day_rows(B, 1000, "b"))
     settings = settings_for(tmp_path)
     for job in ("ingest", "sessionize"):
         run_in_process(spark, job, settings, start=A, end=B)

