@@ -100,6 +100,7 @@ def summarize(col: Collector) -> dict[str, Any]:
             "rows_read": sum(c.get("rows_read") or 0 for c in cases),
             "rows_lost": sum(c.get("rows_lost") or 0 for c in cases),
             "failing_cases": len(failing),
+            "failing_tests": len(failing_tests),
         },
         "failing_cases": failing,
         "cases": cases,
@@ -131,9 +132,10 @@ def markdown(report: dict[str, Any]) -> str:
         *[f"| {k.replace('_', ' ')} | {v} |" for k, v in t.items()],
         "",
     ]
-    if report["failing_cases"]:
-        lines += ["## Failing cases", ""]
+    if report["failing_cases"] or report["tests_failed"]:
+        lines += ["## Failing cases and tests", ""]
         lines += [f"- `{c['case']}` ({c['test']}): {c['status']}" for c in report["failing_cases"]]
+        lines += [f"- test `{t}`" for t in report["tests_failed"]]
         lines.append("")
     for kind in KINDS:
         cases = [c for c in report["cases"] if c["kind"] == kind]
