@@ -72,9 +72,6 @@ class RunSettings:
     def summary_path(self, job: str, label: str) -> Path:
         """Where the job writes ``latest.json`` (ubsd.runs.write_summary)."""
         base = Path(self.runs_dir) if is_uri(self.root) else Path(self.root) / self.runs_dir
-        if label == "*":  # jobs without dates (promote): the newest run's summary
-            found = sorted((base / job).glob("*/latest.json"), key=lambda p: p.stat().st_mtime)
-            return found[-1] if found else base / job / "*" / "latest.json"
         return base / job / label / "latest.json"
 
     def spark_env(self) -> dict[str, str]:

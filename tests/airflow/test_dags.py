@@ -81,24 +81,28 @@ def test_weekly_promote_is_not_retried_and_training_uses_gpu_settings(dagbag):
     assert dag.timetable.expression == "0 4 * * 1"
     assert not dag.catchup and dag.max_active_runs == 1
     assert dag.get_task("promote").retries == 0
-    assert dag.get_task("promote").application_args == []
+    assert dag.get_task("training_range").multiple_outputs
     assert dag.get_task("train").gpu and dag.get_task("evaluate").gpu
     assert not dag.get_task("sessionize_range").gpu
 
 
-def test_training_range_defaults_and_explicit():
-    from ubsd_airflow.training import compute_training_range
+def test_weekly_ranges_put_the_gate_dates_after_training():
+    from ubsd_airflow.training import compute_ranges
 
-    got = compute_training_range("2026-11-01", "2026-11-03", "2026-12-07")
-    assert got == {
-        "start": "2026-11-01",
-        "end": "2026-11-03",
-        "label": "2026-11-01_2026-11-03",
-        "dates": "2026-11-01,2026-11-02,2026-11-03",
-    }
-    assert compute_training_range("2026-11-02", "2026-11-02", "x")["label"] == "2026-11-02"
+    got = compute_ranges(None, None, None, None, "2026-12-07", train_days=3, gate_days=1)
+    assert (got["train_start"], got["train_end"], got["gate_label"]) == (
+        "2026-12-03",
+        "2026-12-05",
+        "2026-12-06",
+    )
+    assert got["all_dates"] == "2026-12-03,2026-12-04,2026-12-05,2026-12-06"
+    explicit = compute_ranges("2026-11-01", "2026-11-03", "2026-11-04", "2026-11-05", "x", 9, 9)
+    assert explicit["train_label"] == "2026-11-01_2026-11-03"
+    assert explicit["gate_dates"] == "2026-11-04,2026-11-05"
+    with pytest.raises(ValueError, match="must follow the training range"):
+        compute_ranges("2026-11-01", "2026-11-03", "2026-11-03", "2026-11-04", "x", 9, 9)
     with pytest.raises(ValueError, match="before it starts"):
-        compute_training_range("2026-11-03", "2026-11-01", "x")
+        compute_ranges("2026-11-03", "2026-11-01", None, None, "x", 9, 9)
 
 
 PARSE_PROBE = """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -48,13 +49,14 @@ def dist(tmp_path_factory) -> Path:
     return next(out.glob("ubsd-*.zip"))
 
 
-def _pipeline(tmp: Path, dist: Path, monkeypatch, home: Path = REPO) -> Path:
+def _pipeline(tmp: Path, dist: Path, monkeypatch, home: Path = REPO, days: int = 2) -> Path:
     """A generated ci day set under ``tmp/data``, and the Variables that point the DAGs at it."""
     if not (JOB_VENV / "bin" / "python").exists():
         pytest.fail(f"the job venv {JOB_VENV} is missing: run scripts/setup.sh")
     root = tmp / "data"
+    synth = [JOB_VENV / "bin" / "python", "-m", "ubsd.synth", "--profile", "ci", "--out", root]
     subprocess.run(
-        [str(JOB_VENV / "bin" / "python"), "-m", "ubsd.synth", "--profile", "ci", "--out", root],
+        [*synth, "--days", str(days)],
         check=True,
         capture_output=True,
     )
@@ -64,6 +66,10 @@ def _pipeline(tmp: Path, dist: Path, monkeypatch, home: Path = REPO) -> Path:
         "spark:\n  master: local[2]\n  shuffle_partitions: 2\n  driver_memory: 2g\n"
         f"storage:\n  root: {root}\n  input_path: raw/date={{date}}\n  labels_path: labels\n"
         "ingest:\n  allow_dev_hash_key: true\n  max_quarantine_rate: 0.2\n"
+        "model:\n  size: tiny\n"
+        "training:\n  batch_size: 32\n  max_pretrain_steps: 60\n  max_finetune_steps: 40\n"
+        "  eval_every: 20\n  patience: 2\n  val_windows: 200\n"
+        "promotion:\n  floor_pr_auc: 0.0\n  floor_roc_auc: 0.0\n"
     )
     variables = {
         "AIRFLOW_VAR_UBSD_HOME": str(home),
@@ -116,30 +122,62 @@ def test_a_spark_task_that_exits_0_without_output_fails_its_check(
     assert states["sessionize"] == "upstream_failed" and run.state == "failed"
 
 
+def _ingest_range(root: Path, conf: Path, start: str, end: str) -> None:
+    """Set-up outside Airflow: ingest a date range with one spark-submit."""
+    spark_home = next(JOB_VENV.glob("lib/python3*/site-packages/pyspark"))
+    env = {**os.environ, "SPARK_HOME": str(spark_home)}
+    env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = str(JOB_VENV / "bin" / "python")
+    proc = subprocess.run(
+        [
+            str(JOB_VENV / "bin" / "spark-submit"),
+            "--packages",
+            "io.delta:delta-spark_4.2_2.13:4.4.0",
+            str(REPO / "jobs" / "ingest.py"),
+            "--conf-file",
+            str(conf),
+            "--start",
+            start,
+            "--end",
+            end,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
 @pytest.mark.slow
-def test_nightly_two_days_weekly_range_and_rerun(airflow_db, dagbag, dist, tmp_path, monkeypatch):
-    root = _pipeline(tmp_path, dist, monkeypatch)
-    nightly_skip = "(check_)?(score|monitor)"  # scoring needs a champion: after the weekly run
-    for interval_end in (D2, "2026-11-03"):
-        run, states = _run(dagbag, "ubsd_nightly", interval_end, skip=nightly_skip)
-        assert run.state == "success", states
+def test_weekly_trains_promotes_then_nightly_scores(
+    airflow_db, dagbag, dist, tmp_path, monkeypatch
+):
+    """Weekly over 5 generated days (train 1-3, gate 4-5), then a full nightly run for day 5.
 
-    weekly_skip = _missing_jobs_pattern(("train", "evaluate", "promote"))
-    span = {"start": D1, "end": D2}
-    run, states = _run(dagbag, "ubsd_weekly_train", "2026-11-09", skip=weekly_skip, run_conf=span)
+    Tiny model with step caps; the promotion floors are zero so that the first model passes.
+    """
+    root = _pipeline(tmp_path, dist, monkeypatch, days=5)
+    conf = Path(os.environ["AIRFLOW_VAR_UBSD_CONF_FILE"])
+    dates = [f"2026-11-0{i}" for i in range(1, 6)]
+    _ingest_range(root, conf, dates[0], dates[-1])
+
+    span = {"start": dates[0], "end": dates[2], "gate_start": dates[3], "gate_end": dates[4]}
+    skip = _missing_jobs_pattern(("train", "evaluate", "promote"))
+    run, states = _run(dagbag, "ubsd_weekly_train", "2026-11-16", skip=skip, run_conf=span)
     assert run.state == "success", states
-    ranged = _summary(root, "sessionize", f"{D1}_{D2}")
-    assert sorted(ranged["windows_per_date"]) == [D1, D2]
-    for d in (D1, D2):
+    ranged = _summary(root, "sessionize", f"{dates[0]}_{dates[-1]}")
+    assert sorted(ranged["windows_per_date"]) == dates
+    for d in dates:
         assert _partition_rows(ranged["tables"]["windows"], d) == ranged["windows_per_date"][d]
+    if skip is None:
+        assert _summary(root, "train", f"{dates[0]}_{dates[2]}")["alias"] == "challenger"
+        assert _summary(root, "promote", f"{dates[3]}_{dates[4]}")["status"] == "ok"
 
-    first = _summary(root, "ingest", D1)
-    rows = _partition_rows(first["tables"]["events"], D1)
-    run, states = _run(dagbag, "ubsd_nightly", D2, skip=nightly_skip)  # rerun D1: replaced
-    again = _summary(root, "ingest", D1)
+    nightly_skip = _missing_jobs_pattern(("score", "monitor"))
+    run, states = _run(dagbag, "ubsd_nightly", "2026-11-06", skip=nightly_skip)
+    assert run.state == "success", states
+    first = _summary(root, "ingest", dates[4])
+    rows = _partition_rows(first["tables"]["events"], dates[4])
+    run, states = _run(dagbag, "ubsd_nightly", "2026-11-06", skip=nightly_skip)  # a rerun
+    again = _summary(root, "ingest", dates[4])
     assert run.state == "success" and again["run_id"] != first["run_id"]
-    assert _partition_rows(again["tables"]["events"], D1) == rows
-
-    if _missing_jobs_pattern(("score", "monitor")) is None:  # with a champion, score for real
-        run, states = _run(dagbag, "ubsd_nightly", "2026-11-03", skip=None)
-        assert run.state == "success", states
+    assert _partition_rows(again["tables"]["events"], dates[4]) == rows  # replaced, not added
