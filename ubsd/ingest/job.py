@@ -113,7 +113,7 @@ def merge_source_reason(df: DataFrame) -> DataFrame:
         own.isNull() | (F.array_position(order, src) < F.array_position(order, own))
     )
     return df.withColumn(
-        "detail", F.when(use_src, F.col("src_detail")).otherwise("detail")
+        "detail", F.when(use_src, F.col("src_detail")).otherwise(F.col("detail"))
     ).withColumn("reason", F.when(use_src, src).otherwise(own))
 
 
