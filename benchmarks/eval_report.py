@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import pickle
 import platform
 import subprocess
 import sys
@@ -116,11 +117,18 @@ def load(info: dict[str, Any]):
     from ubsd.io.window_arrays import load_windows
     from ubsd.spark import get_spark
 
-    settings = load_config(None, _overrides(Path(info["windows_table"]).parents[1]))
+    root = Path(info["windows_table"]).parents[1]
+    cache = root / "windows.pkl"  # local scratch cache of the loaded arrays (trusted, ours)
+    if cache.exists() and cache.stat().st_mtime > (root / "prepared.json").stat().st_mtime:
+        with cache.open("rb") as fh:
+            return pickle.load(fh)
+    settings = load_config(None, _overrides(root))
     spark = get_spark(settings, "ubsd-eval-load")
     dates = [dt.date.fromisoformat(d) for d in info["dates"]]
     windows = load_windows(spark, info["windows_table"], "delta", info["window_length"], dates)
     spark.stop()
+    with cache.open("wb") as fh:
+        pickle.dump(windows, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return windows
 
 

@@ -1,14 +1,17 @@
 """Gradient-boosted trees on per-window aggregates: the strong supervised tabular baseline.
 
 sklearn's ``HistGradientBoostingClassifier`` with ``class_weight="balanced"`` (fraud windows are
-a few percent). Early stopping uses the validation windows when given (their log loss), else an
-internal 15 % hold-out of the training windows. Score = fraud probability.
+a few percent). Early stopping (20 rounds without improvement) uses the validation windows when
+given (class-balanced log loss), else an internal 15 % hold-out of the training windows.
+Score = fraud probability. OpenMP threads are capped (``n_threads``, default 1): on a busy
+2-core machine OpenMP's spinning threads cost 6x the CPU time for the same trees.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from ubsd.detectors.aggregates import aggregate_matrix
 from ubsd.detectors.base import Detector
@@ -19,7 +22,14 @@ class GBTDetector(Detector):
     name = "gbt"
     supervised = True
 
-    def __init__(self, max_iter: int = 400, learning_rate: float = 0.05, seed: int = 0):
+    def __init__(
+        self,
+        max_iter: int = 400,
+        learning_rate: float = 0.05,
+        seed: int = 0,
+        n_threads: int | None = 1,
+    ):
+        self.n_threads = n_threads
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.seed = seed
@@ -37,6 +47,10 @@ class GBTDetector(Detector):
         )
 
     def fit(self, windows, labels=None, validation=None) -> GBTDetector:
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            return self._fit(windows, labels, validation)
+
+    def _fit(self, windows, labels, validation) -> GBTDetector:
         if labels is None:
             raise ValueError("gbt is supervised: fit() needs labels")
         y = np.asarray(labels).astype(int)
@@ -45,13 +59,11 @@ class GBTDetector(Detector):
         x, _ = aggregate_matrix(windows)
         vy = None if validation is None else np.asarray(validation[1]).astype(int)
         if vy is not None and len(np.unique(vy)) == 2:
-            # Pick the number of trees on the validation windows, then keep that model.
-            self.model = self._new(early_stopping=False).fit(x, y)
+            # Early stopping on the validation windows (class-balanced log loss).
             vx, _ = aggregate_matrix(validation[0])
-            losses = [_log_loss(vy, p[:, 1]) for p in self.model.staged_predict_proba(vx)]
-            best = int(np.argmin(losses)) + 1
-            if best < self.model.n_iter_:
-                self.model = self._new(early_stopping=False).set_params(max_iter=best).fit(x, y)
+            self.model = self._new(early_stopping=True).fit(
+                x, y, X_val=vx, y_val=vy, sample_weight_val=_balanced(vy)
+            )
         else:
             self.model = self._new(early_stopping=True).fit(x, y)
         return self
@@ -60,10 +72,11 @@ class GBTDetector(Detector):
         if self.model is None:
             raise RuntimeError("gbt: call fit() first")
         x, _ = aggregate_matrix(windows)
-        return self.model.predict_proba(x)[:, 1]
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            return self.model.predict_proba(x)[:, 1]
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
-    return float(-(w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / w.sum())
+def _balanced(y: np.ndarray) -> np.ndarray:
+    """Per-sample weights giving both classes the same total weight."""
+    pos = max(float(y.mean()), 1e-9)
+    return np.where(y == 1, 0.5 / pos, 0.5 / max(1 - pos, 1e-9))

@@ -189,6 +189,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _secs(v: Any) -> str:
+    return "–" if v is None else f"{float(v):.1f}"
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     """The report as Markdown: main table, per-type recall, leave-one-type-out, split, checks."""
     methods: dict[str, Any] = result["methods"]
@@ -221,7 +225,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         lines.append(
             f"| {name} | {_fmt(m['roc_auc'])} | {_fmt(m['pr_auc'])} | {_fmt(m['f1'])} | "
             f"{_fmt(m['precision'])} | {_fmt(m['recall'])} | {_fmt(m[key])} | "
-            f"{_fmt(m.get('seconds', {}).get('fit'))} |"
+            f"{_secs(m.get('seconds', {}).get('fit'))} |"
         )
     types = sorted({t for m in methods.values() for t in m.get("per_type", {})})
     if types:
@@ -272,7 +276,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         for side, c in split["sides"].items():
             lines.append(
                 f"| {side} | {c['windows']:,} | {c['positive_windows']:,} | {c['users']:,} | "
-                f"{_fmt(c['sessions'])} |"
+                f"{c['sessions'] or 0:,} |"
             )
         lines.append(f"| dropped | {split['windows']['dropped']:,} | | | |")
         ov = split["user_overlap"]
