@@ -62,6 +62,12 @@ class StorageSettings(_Strict):
         "tables/windows", description="Windows table (output of sessionize)."
     )
     runs_dir: str = Field("runs", description="Run summaries (JSON), relative to root.")
+    fraud_labels_table: str = Field(
+        "tables/fraud_labels", description="Scored windows with reasons (output of scoring)."
+    )
+    user_daily_table: str = Field(
+        "tables/user_daily", description="Per-user daily rollup of the fraud labels (scoring)."
+    )
 
 
 class IngestSettings(_Strict):
@@ -321,6 +327,54 @@ class EvaluationSettings(_Strict):
     report_dir: str = Field("reports/eval", description="Evaluation report folder (root).")
 
 
+class ScoringSettings(_Strict):
+    """Nightly scoring: which model, batch sizes, precision, and the reasons step."""
+
+    model_alias: str | None = Field(
+        None, description="Registry alias to score with; null = mlflow.champion_alias."
+    )
+    model_version: int | None = Field(
+        None, ge=1, description="Exact registered version to score with (wins over the alias)."
+    )
+    batch_size: int = Field(256, ge=1, description="Windows per model call (predict_batch_udf).")
+    arrow_batch_size: int = Field(
+        2048, ge=1, description="spark.sql.execution.arrow.maxRecordsPerBatch during scoring."
+    )
+    partitions: int | None = Field(
+        None,
+        ge=1,
+        description="Scoring tasks; null = at least Spark's default parallelism (repartitions "
+        "only when the day has fewer input partitions).",
+    )
+    precision: Literal["fp32", "bf16", "int8"] = Field(
+        "fp32",
+        description="CPU inference: fp32, bf16 autocast (CPUs with bf16), or int8 dynamic "
+        "quantization through torchao (must be installed).",
+    )
+    gpu_precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "bf16", description="Autocast dtype when a GPU is visible to the Python worker."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: the task's assigned (or the visible) GPU, else CPU."
+    )
+    torch_threads: int | None = Field(
+        None, ge=1, description="Torch threads per task on CPU; null = spark.task.cpus."
+    )
+    explain_top_k: int = Field(5, ge=1, le=64, description="Events kept as reasons per window.")
+    explain_max_windows: int = Field(
+        2000, ge=0, description="Flagged windows explained per day (highest scores first)."
+    )
+    explain_method: Literal["grad_x_input", "integrated_gradients"] = Field(
+        "grad_x_input",
+        description="Attribution over the summed event embeddings (captum): one backward "
+        "pass, or integrated gradients with explain_steps steps.",
+    )
+    explain_steps: int = Field(
+        8, ge=2, le=64, description="Integrated-gradients steps (cost ~ steps x a backward pass)."
+    )
+    explain_batch_size: int = Field(64, ge=1, description="Windows per attribution batch.")
+
+
 class Settings(_Strict):
     """Top-level configuration."""
 
@@ -335,6 +389,7 @@ class Settings(_Strict):
     promotion: PromotionSettings = PromotionSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     source: SourceSettings = SourceSettings()
+    scoring: ScoringSettings = ScoringSettings()
 
 
 class ConfigError(ValueError):

@@ -87,7 +87,10 @@ def resolve(
             f"{what} (version {mv.version}): artifacts cannot be downloaded: "
             f"{type(exc).__name__}: {str(exc)[:200]}"
         ) from None
-    model_dir = Path(local) / "artifacts" / ARTIFACT_KEY
+    # MLflow keeps the logged folder's own name under artifacts/ (not the artifact key).
+    arts = Path(local) / "artifacts"
+    found = sorted(m.parent for m in arts.glob("*/ubsd_model.json")) if arts.is_dir() else []
+    model_dir = found[0] if found else arts / ARTIFACT_KEY
     if not model_dir.is_dir():
         raise RegistryError(f"{what} (version {mv.version}): artifact {ARTIFACT_KEY}/ missing")
     log.info("resolved %s -> version %s", what, mv.version)
