@@ -21,10 +21,13 @@ class UbsdSparkSubmitOperator(SparkSubmitOperator):
     the worker's current folder. Returns the start time (XCom) for the check that follows.
     """
 
-    def __init__(self, *, job: str, job_args: list[str], gpu: bool = False, **kwargs: Any):
+    template_fields = (*SparkSubmitOperator.template_fields, "job_args")
+
+    def __init__(self, *, job: str, job_args: list[Any], gpu: bool = False, **kwargs: Any):
         kwargs.setdefault("name", f"ubsd-{job}")
-        super().__init__(application_args=job_args, **kwargs)
+        super().__init__(**kwargs)
         self.job = job
+        self.job_args = job_args  # templated; application_args is rebuilt from it on each run
         self.gpu = gpu
 
     def execute(self, context: Any) -> dict[str, str]:
@@ -35,7 +38,7 @@ class UbsdSparkSubmitOperator(SparkSubmitOperator):
         self.application_args = [
             "--conf-file",
             str(settings.conf_file),
-            *self.application_args,
+            *self.job_args,
             "--set",
             f"storage.root={settings.root}",
         ]

@@ -67,7 +67,7 @@ def test_nightly_schedule_retries_and_backfill_safety(dagbag):
     assert ingest.retries == 0  # UBSD_RETRIES=0 in tests; 2 by default
     assert ingest.retry_exponential_backoff and ingest.max_retry_delay == dt.timedelta(hours=1)
     assert sessionize.depends_on_past and not ingest.depends_on_past
-    assert ingest.application_args == ["--date", "{{ data_interval_start | ds }}"]
+    assert ingest.job_args == ["--date", "{{ data_interval_start | ds }}"]
     assert [t.gpu for t in dag.tasks if isinstance(t, UbsdSparkSubmitOperator)] == [
         False,
         False,
@@ -82,6 +82,8 @@ def test_weekly_promote_is_not_retried_and_training_uses_gpu_settings(dagbag):
     assert not dag.catchup and dag.max_active_runs == 1
     assert dag.get_task("promote").retries == 0
     assert dag.get_task("training_range").multiple_outputs
+    for task_id in ("sessionize_range", "train", "evaluate", "promote"):  # ranges via XCom
+        assert "training_range" in dag.get_task(task_id).upstream_task_ids
     assert dag.get_task("train").gpu and dag.get_task("evaluate").gpu
     assert not dag.get_task("sessionize_range").gpu
 
