@@ -60,3 +60,58 @@ def make_windows(
     )
     order = rng.permutation(n)
     return w.take(order)
+
+
+def write_windows_table(spark, settings, windows: WindowArrays) -> None:
+    """Write hand-made windows into the windows table (Delta), as sessionize would."""
+    from ubsd.io.paths import resolve_under
+    from ubsd.io.schemas import WINDOWS_SCHEMA
+    from ubsd.io.tables import write_dates
+
+    rows = []
+    base = dt.datetime(2026, 1, 1)
+    for i in range(windows.n):
+        n_ev = int(windows.mask[i].sum())
+        day = windows.meta["date"][i]
+        start = dt.datetime.combine(day, dt.time(12)) if day else base
+        row = {
+            "window_id": str(windows.meta["window_id"][i]),
+            "user_id": str(windows.meta["user_id"][i]),
+            "session_id": f"s-{windows.meta['user_id'][i]}",
+            "window_index": 0,
+            "start_ts": start,
+            "end_ts": start + dt.timedelta(seconds=n_ev),
+            "n_events": n_ev,
+            "event_ids": [f"e{i}-{j}" for j in range(n_ev)],
+            "event_types": [
+                "ad_click" if t == BOT_TYPE else "view"
+                for t in windows.features["event_type_ids"][i][:n_ev]
+            ],
+            "item_ids": [f"item{v}" for v in windows.features["item_buckets"][i][:n_ev]],
+            "dt_seconds": [1.0] * n_ev,
+            **{k: [int(x) for x in windows.features[k][i][:n_ev]] for k in WINDOW_FEATURE_ARRAYS},
+            "mask": [1] * n_ev,
+            "label": int(windows.meta["label"][i]),
+            "fraud_type": windows.meta["fraud_type"][i],
+            "feature_version": str(windows.meta["feature_version"][i]),
+            "date": day,
+            "run_id": "test",
+            "processed_at": base,
+        }
+        rows.append(row)
+    df = spark.createDataFrame(rows, WINDOWS_SCHEMA)
+    dates = sorted({r["date"] for r in rows})
+    path = resolve_under(settings.storage.root, settings.storage.windows_table)
+    write_dates(df, path, dates, settings.storage.format, WINDOWS_SCHEMA)
+
+
+def multi_day_windows(
+    spec: FeatureSpec, days: list[dt.date], per_day: int, bots: int, seed: int = 0
+) -> WindowArrays:
+    """Windows over several days; users recur across days (u0..), so splits drop some."""
+    parts = []
+    for k, day in enumerate(days):
+        w = make_windows(spec, per_day, bots, seed=seed + k, day=day, user_prefix="u")
+        w.meta["window_id"] = np.array([f"{day}-{x}" for x in w.meta["window_id"]], dtype=object)
+        parts.append(w)
+    return WindowArrays.concat(parts)

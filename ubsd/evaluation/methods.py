@@ -8,12 +8,14 @@ pretrained encoder across leave-one-type-out refits).
 
 from __future__ import annotations
 
+from ubsd.config import Settings
 from ubsd.detectors.base import Detector
 from ubsd.detectors.deeplog import DeepLogDetector
 from ubsd.detectors.gbt import GBTDetector
 from ubsd.detectors.isolation_forest import IsolationForestDetector
 from ubsd.detectors.rules import RulesDetector
 from ubsd.evaluation.report import DetectorFactory
+from ubsd.training.detector import PretrainCache, TransformerDetector, ZeroLabelDetector
 
 BASELINES: dict[str, DetectorFactory] = {
     "rules": lambda: RulesDetector(quantile=0.99),
@@ -22,11 +24,19 @@ BASELINES: dict[str, DetectorFactory] = {
     "deeplog": lambda: DeepLogDetector(score_kind="nll", max_epochs=8, max_seconds=300, seed=0),
 }
 
-# ---- transformer methods (the lead adds them here) -------------------------------------------
-# "transformer_full": lambda: ...,   fine-tuned detector, full fine-tuning
-# "transformer_lora": lambda: ...,   fine-tuned detector, LoRA (peft)
-# "zero_label": lambda: ...,         pretrained encoder's zero-label score
-TRANSFORMERS: dict[str, DetectorFactory] = {}
+
+# ---- transformer methods ---------------------------------------------------------------------
+# They need settings (size, step caps); the three share one pretrained encoder per evaluation.
+def transformer_methods(settings: Settings) -> dict[str, DetectorFactory]:
+    cache = PretrainCache()
+    return {
+        "transformer_full": lambda: TransformerDetector(settings, "full", cache),
+        "transformer_lora": lambda: TransformerDetector(settings, "lora", cache),
+        "zero_label": lambda: ZeroLabelDetector(settings, cache),
+    }
+
+
+TRANSFORMERS: dict[str, DetectorFactory] = transformer_methods(Settings())
 # ----------------------------------------------------------------------------------------------
 
 METHODS: dict[str, DetectorFactory] = {**TRANSFORMERS, **BASELINES}

@@ -105,6 +105,18 @@ class WindowArrays:
             meta={k: np.concatenate([np.asarray(p.meta[k]) for p in parts]) for k in first.meta},
         )
 
+    def to_parquet(self, path: str) -> None:
+        """Write as a parquet file with the windows table's column names (for hand-offs)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cols: dict[str, Any] = {k: list(v) for k, v in self.features.items()}
+        if self.dt_seconds is not None:
+            cols["dt_seconds"] = list(self.dt_seconds)
+        for k, v in self.meta.items():
+            cols[k] = [x.item() if hasattr(x, "item") else x for x in v]
+        pq.write_table(pa.table(cols), path)
+
     @classmethod
     def from_columns(cls, cols: dict[str, Any], window_length: int) -> WindowArrays:
         """Build from column-wise lists/arrays (as a pandas or Arrow batch gives them).
@@ -174,10 +186,49 @@ def iter_window_batches(
         cols = [c for c in wanted if c in have]
         m = _DATE_IN_PATH.search(f)
         for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
-            d = batch.to_pydict()
-            if "date" not in d and m and "date" in wanted:
-                d["date"] = [dt.date.fromisoformat(m.group(1))] * batch.num_rows
-            yield WindowArrays.from_columns(d, window_length)
+            yield _from_arrow(batch, window_length, m.group(1) if m and "date" in wanted else None)
+
+
+def _padded(column: Any, length: int, dtype: type) -> np.ndarray:
+    """An Arrow list column -> (n, length) array, right-padded with 0, without Python lists."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    n = len(col)
+    out = np.zeros((n, length), dtype=dtype)
+    if n == 0:
+        return out
+    lens = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(col).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(n), lens)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    pos = np.arange(flat.shape[0]) - np.repeat(starts, lens)
+    keep = pos < length
+    out[rows[keep], pos[keep]] = flat[keep]
+    return out
+
+
+def _from_arrow(batch: Any, window_length: int, path_date: str | None) -> WindowArrays:
+    names = set(batch.schema.names)
+    feats = {
+        name: _padded(batch.column(name), window_length, np.int32)
+        for name in WINDOW_MODEL_INPUTS
+        if name in names
+    }
+    if "mask" not in feats:
+        raise ValueError("windows need a 'mask' column")
+    dts = (
+        _padded(batch.column("dt_seconds"), window_length, np.float32)
+        if "dt_seconds" in names
+        else None
+    )
+    meta = {
+        k: np.asarray(batch.column(k).to_pylist(), dtype=object) for k in META_COLUMNS if k in names
+    }
+    if "date" not in meta and path_date is not None:
+        meta["date"] = np.asarray([dt.date.fromisoformat(path_date)] * batch.num_rows, dtype=object)
+    return WindowArrays(features=feats, dt_seconds=dts, meta=meta)
 
 
 def load_windows(

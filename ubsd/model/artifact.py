@@ -102,10 +102,12 @@ class BehaviorModel:
             with torch.autocast(
                 device_type=dev.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
             ):
-                if self.has_classifier:
+                if self.has_classifier and zero_label:
                     logits, dist = self.net.score_both(feats, mask)
                     probs.append(torch.sigmoid(logits.float()).cpu())
                     zls.append(dist.float().cpu())
+                elif self.has_classifier:
+                    probs.append(torch.sigmoid(self.net.fraud_logits(feats, mask).float()).cpu())
                 elif zero_label:
                     zls.append(self.net.zero_label_scores(feats, mask).float().cpu())
         prob = torch.cat(probs).numpy() if probs else None

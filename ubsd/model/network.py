@@ -9,12 +9,14 @@ Three kinds of head share the encoder:
 * a fraud classifier, ``mlp`` (masked-mean pooling + MLP) or ``gru`` (a GRU over the encoder
   outputs), fine-tuned on labels.
 
-The **zero-label score** is how far a window's pooled representation lies from the training
-traffic's: a Mahalanobis distance to a Gaussian fitted on unlabelled training windows (buffers
-saved with the weights). It needs no labels and comes from the same encoder pass as the fraud
-probability. Masked-event surprise (mean NLL of each event hidden once) was tried first and
-ranks repetitive bots as the *least* surprising windows: the encoder copies the repeated event
-from context, so it is kept for explanations only (see docs/model.md).
+The **zero-label score** is two-sided masked-event surprise. Each event is hidden once (over
+``zero_label_passes`` interleaved maskings) and the masked-event heads give the negative
+log-likelihood of its fields; a window's surprise is the mean over its events. Humans sit in a
+typical band; sequences the model finds far more surprising than training traffic are unusual,
+and sequences it finds far *less* surprising are unnaturally regular: a click bot repeats one
+event, the encoder copies it from context, and its surprise collapses. The score is the distance
+from the training median in robust standard deviations (both tails). One-sided surprise
+(LogBERT's reading) ranks such bots as the most normal windows of all (see docs/model.md).
 
 Built from a config in code (never downloaded); ``save_pretrained`` writes safetensors.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import BertConfig, BertModel, PretrainedConfig, PreTrainedModel
@@ -168,9 +171,9 @@ class BehaviorNet(PreTrainedModel):
         if head is None:
             raise ValueError(f"unknown head {config.head!r}; choose 'mlp' or 'gru'")
         self.classifier = head(config.hidden_size, config.dropout)
-        h = config.hidden_size
-        self.register_buffer("zl_mean", torch.zeros(h))
-        self.register_buffer("zl_precision", torch.eye(h))
+        # Training surprise distribution (median, robust scale), fitted after training.
+        self.register_buffer("zl_center", torch.zeros(()))
+        self.register_buffer("zl_scale", torch.ones(()))
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -208,59 +211,80 @@ class BehaviorNet(PreTrainedModel):
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
-    def distance(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Mahalanobis distance (squared, per dimension) to the fitted training Gaussian."""
-        d = pooled.float() - self.zl_mean
-        return ((d @ self.zl_precision) * d).sum(-1) / d.shape[-1]
-
     def score_both(
-        self, features: dict[str, torch.Tensor], mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fraud logits and zero-label scores from one encoder pass."""
-        hidden = self.encode(features, mask)
-        return self.classifier(hidden, mask), self.distance(self.pool(hidden, mask))
-
-    def forward(self, features: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
-        return self.fraud_logits(features, mask)
-
-    def event_surprise(
         self, features: dict[str, torch.Tensor], mask: torch.Tensor, passes: int | None = None
-    ) -> torch.Tensor:
-        """Per-event negative log-likelihood of its fields, each event masked exactly once.
-
-        ``passes`` interleaved maskings (event i hidden in pass i mod passes) run as one batch.
-        """
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fraud logits and zero-label scores from one batched forward (1 + passes copies)."""
         k = passes or self.config.zero_label_passes
+        b = mask.shape[0]
+        both = {n: t.repeat(k + 1, 1) for n, t in features.items()}
+        hide = torch.cat([torch.zeros_like(mask, dtype=torch.bool), self._hide_plan(mask, k)])
+        hidden = self.encode(both, mask.repeat(k + 1, 1), hide)
+        logits = self.classifier(hidden[:b], mask)
+        nll = self._masked_nll(hidden[b:], {n: t[b:] for n, t in both.items()}, hide[b:], k, mask)
+        return logits, self._standardize(nll, mask)
+
+    @staticmethod
+    def _hide_plan(mask: torch.Tensor, k: int) -> torch.Tensor:
+        """k stacked copies of the batch; copy j hides events i with i mod k == j."""
         b, length = mask.shape
         pos = torch.arange(length, device=mask.device)
         hide = pos.unsqueeze(0) % k == torch.arange(k, device=mask.device).unsqueeze(1)
-        hide = hide.unsqueeze(1).expand(k, b, length).reshape(k * b, length) & (
-            mask.bool().repeat(k, 1)
+        return hide.unsqueeze(1).expand(k, b, length).reshape(k * b, length) & mask.bool().repeat(
+            k, 1
         )
-        feats = {n: t.repeat(k, 1) for n, t in features.items()}
-        hidden = self.encode(feats, mask.repeat(k, 1), hide)
-        # Each valid event is hidden in exactly one pass: score only those rows.
+
+    def _masked_nll(
+        self,
+        hidden: torch.Tensor,
+        feats: dict[str, torch.Tensor],
+        hide: torch.Tensor,
+        k: int,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        # Each valid event is hidden in exactly one copy: score only those rows.
         h = hidden[hide]
         nll_sel = torch.zeros(h.shape[0], device=mask.device, dtype=torch.float32)
         for f, logits in self.mlm_logits(h).items():
             logp = torch.log_softmax(logits.float(), dim=-1)
             nll_sel = nll_sel - logp.gather(-1, feats[f][hide].long().unsqueeze(-1)).squeeze(-1)
-        nll = torch.zeros(k * b, length, device=mask.device, dtype=torch.float32)
+        nll = torch.zeros(hide.shape, device=mask.device, dtype=torch.float32)
         nll[hide] = nll_sel
-        return nll.reshape(k, b, length).sum(0) * mask
+        return nll.reshape(k, mask.shape[0], mask.shape[1]).sum(0) * mask
+
+    def event_surprise(
+        self, features: dict[str, torch.Tensor], mask: torch.Tensor, passes: int | None = None
+    ) -> torch.Tensor:
+        """Per-event negative log-likelihood of its fields, each event masked exactly once."""
+        k = passes or self.config.zero_label_passes
+        hide = self._hide_plan(mask, k)
+        feats = {n: t.repeat(k, 1) for n, t in features.items()}
+        hidden = self.encode(feats, mask.repeat(k, 1), hide)
+        return self._masked_nll(hidden, feats, hide, k, mask)
+
+    def mean_surprise(
+        self, features: dict[str, torch.Tensor], mask: torch.Tensor, passes: int | None = None
+    ) -> torch.Tensor:
+        nll = self.event_surprise(features, mask, passes)
+        return nll.sum(1) / mask.sum(1).clamp(min=1)
+
+    def _standardize(self, nll: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mean = nll.sum(1) / mask.sum(1).clamp(min=1)
+        return (mean - self.zl_center).abs() / self.zl_scale
 
     def zero_label_scores(
-        self, features: dict[str, torch.Tensor], mask: torch.Tensor
+        self, features: dict[str, torch.Tensor], mask: torch.Tensor, passes: int | None = None
     ) -> torch.Tensor:
-        """Distance of the window from training traffic (higher = more anomalous), no labels."""
-        return self.distance(self.pool(self.encode(features, mask), mask))
+        """Two-sided surprise in robust standard deviations (higher = more anomalous)."""
+        return (self.mean_surprise(features, mask, passes) - self.zl_center).abs() / self.zl_scale
 
     @torch.no_grad()
-    def fit_zero_label(self, pooled: torch.Tensor) -> None:
-        """Fit the training Gaussian (Ledoit-Wolf shrinkage) on pooled training windows."""
-        from sklearn.covariance import LedoitWolf
+    def fit_zero_label(self, surprise: torch.Tensor) -> None:
+        """Median and robust scale (IQR / 1.349) of training windows' mean surprise.
 
-        x = pooled.float().cpu().numpy()
-        lw = LedoitWolf().fit(x)
-        self.zl_mean.copy_(torch.as_tensor(lw.location_, dtype=torch.float32))
-        self.zl_precision.copy_(torch.as_tensor(lw.precision_, dtype=torch.float32))
+        Robust statistics, because unlabelled training traffic contains fraud.
+        """
+        x = surprise.float().cpu().numpy()
+        q25, q50, q75 = np.percentile(x, [25, 50, 75])
+        self.zl_center.fill_(float(q50))
+        self.zl_scale.fill_(max(float(q75 - q25) / 1.349, 1e-6))

@@ -107,9 +107,20 @@ def run_train(spark: SparkSession, settings: Settings, ctx: RunContext) -> dict[
         def log_metrics(m: dict[str, float], step: int) -> None:
             mlflow.log_metrics({k: float(v) for k, v in m.items()}, step=step)
 
-        pre = pretrained_encoder(source, val, settings, spec, log_metrics)
-        result = train_model(source, val, settings, spec, log_metrics, pretrained=pre)
-        model = result.model
+        if cfg.num_processes > 1:
+            model = _train_ddp(settings, plan, train_files, val)
+            phases = {
+                "pretrain": model.info.get("pretrain"),
+                "finetune": model.info.get("finetune"),
+            }
+        else:
+            pre = pretrained_encoder(source, val, settings, spec, log_metrics)
+            result = train_model(source, val, settings, spec, log_metrics, pretrained=pre)
+            model = result.model
+            phases = {
+                "pretrain": result.pretrain.as_dict(),
+                "finetune": result.finetune.as_dict() if result.finetune else None,
+            }
         prob, zl = model.score_arrays(test.features)
         y = test.labels
         metrics: dict[str, Any] = {"test_windows": test.n, "validation_windows": val.n}
@@ -141,12 +152,27 @@ def run_train(spark: SparkSession, settings: Settings, ctx: RunContext) -> dict[
             "model_version": model.version,
             "feature_version": spec.version,
             "split": plan.describe(),
-            "pretrain": result.pretrain.as_dict(),
-            "finetune": result.finetune.as_dict() if result.finetune else None,
+            **phases,
+            "processes": cfg.num_processes,
             "threshold": model.threshold,
             "zero_label_threshold": model.zero_label_threshold,
             "test": flat,
         }
+
+
+def _train_ddp(
+    settings: Settings, plan: SplitPlan, train_files: list[str], val: WindowArrays
+) -> Any:
+    """Train on ``training.num_processes`` DDP processes (TorchDistributor); load rank 0's model."""
+    from ubsd.model.artifact import load_model
+    from ubsd.training.distributed import train_with_distributor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        val_dir = Path(tmp) / "val"
+        val_dir.mkdir()
+        val.to_parquet(str(val_dir / "part-0.parquet"))
+        out = train_with_distributor(settings, plan, train_files, str(val_dir), f"{tmp}/model")
+        return load_model(out)
 
 
 def _flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:

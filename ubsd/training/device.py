@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import torch
 
@@ -20,3 +21,33 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
+
+
+def _world() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def seed_offset() -> int:
+    """Different sampling per DDP rank (0 outside distributed training)."""
+    import torch.distributed as dist
+
+    return dist.get_rank() * 7919 if _world() > 1 else 0
+
+
+def sync_gradients(params: Iterable[torch.nn.Parameter]) -> None:
+    """Average gradients across DDP ranks (a no-op in one process).
+
+    Done by hand rather than by wrapping in DistributedDataParallel because the training loops
+    call the model's named methods (encode, heads), not ``forward``.
+    """
+    world = _world()
+    if world == 1:
+        return
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world

@@ -23,7 +23,7 @@ from ubsd.io.window_arrays import WindowArrays
 from ubsd.model.network import BehaviorNet
 from ubsd.model.vocab import Vocabulary
 from ubsd.training.augment import augment
-from ubsd.training.device import autocast_dtype
+from ubsd.training.device import autocast_dtype, seed_offset, sync_gradients
 from ubsd.training.pretrain import MetricLogger, PhaseResult
 from ubsd.training.tensors import labels_of, to_tensors
 
@@ -89,7 +89,7 @@ def finetune(
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
     base = model.get_base_model() if cfg.finetune_mode == "lora" else model
     y_val = labels_of(val)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed + seed_offset())
     amp = autocast_dtype(device)
     dt_size = net.config.vocab_sizes.get("dt_buckets", 2)
     best_state, bad = None, 0
@@ -105,6 +105,7 @@ def finetune(
         loss = loss_fn(logits.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        sync_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         bar.update(1)

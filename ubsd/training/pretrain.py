@@ -24,7 +24,7 @@ from ubsd.config import TrainingSettings
 from ubsd.io.window_arrays import WindowArrays
 from ubsd.model.network import BehaviorNet
 from ubsd.model.vocab import Vocabulary
-from ubsd.training.device import autocast_dtype
+from ubsd.training.device import autocast_dtype, seed_offset, sync_gradients
 from ubsd.training.tensors import random_hide, to_tensors
 
 log = logging.getLogger("ubsd.training")
@@ -120,7 +120,7 @@ def pretrain(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, min(200, cfg.max_pretrain_steps // 10)))
     )
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed + seed_offset())
     amp = autocast_dtype(device)
     best_state, bad = None, 0
     t0 = time.monotonic()
@@ -132,6 +132,7 @@ def pretrain(
             loss, _ = masked_loss(net, feats, mask, hide)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        sync_gradients(net.parameters())
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()

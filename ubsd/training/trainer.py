@@ -25,7 +25,7 @@ from ubsd.model.network import BehaviorConfig, BehaviorNet
 from ubsd.model.vocab import Vocabulary
 from ubsd.sessionize.spec import FeatureSpec
 from ubsd.training.batches import in_memory_batches, streamed_batches
-from ubsd.training.device import pick_device
+from ubsd.training.device import pick_device, seed_offset
 from ubsd.training.finetune import finetune, pos_weight_for, predict_proba
 from ubsd.training.pretrain import MetricLogger, PhaseResult, pretrain
 from ubsd.training.tensors import to_tensors
@@ -138,7 +138,7 @@ def pretrained_encoder(
     device = pick_device(cfg.device)
     vocab = build_vocab(source, spec)
     net = new_network(settings, spec)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed + seed_offset())
     res = pretrain(
         net, source.batches(cfg.batch_size, rng), val, vocab, cfg, device, log_metrics, progress
     )
@@ -150,22 +150,22 @@ def pretrained_encoder(
 def fit_zero_label(
     net: Any, source: TrainSource, vocab: Vocabulary, device: torch.device, cap: int = 20_000
 ) -> None:
-    """Fit the zero-label Gaussian on pooled representations of (up to ``cap``) training
-    windows, unlabelled: training traffic as it is, fraud included, as in production."""
+    """Fit the zero-label reference on (up to ``cap``) training windows, unlabelled: training
+    traffic as it is, fraud included, as in production."""
     base = net.get_base_model() if hasattr(net, "get_base_model") else net
     base.eval()
-    pooled, seen = [], 0
+    values, seen = [], 0
     for part in source.iter_once():
-        for start in range(0, part.n, 512):
-            chunk = part.take(np.arange(start, min(start + 512, part.n)))
+        for start in range(0, part.n, 256):
+            chunk = part.take(np.arange(start, min(start + 256, part.n)))
             feats, mask = to_tensors(chunk, vocab, device)
-            pooled.append(base.pool(base.encode(feats, mask), mask).float().cpu())
+            values.append(base.mean_surprise(feats, mask).float().cpu())
             seen += chunk.n
             if seen >= cap:
                 break
         if seen >= cap:
             break
-    base.fit_zero_label(torch.cat(pooled))
+    base.fit_zero_label(torch.cat(values))
 
 
 def train_model(
@@ -195,7 +195,7 @@ def train_model(
         raise ValueError("pretrained encoder was built for another head")
     ft: PhaseResult | None = None
     threshold = None
-    rng = np.random.default_rng(cfg.seed + 7)
+    rng = np.random.default_rng(cfg.seed + 7 + seed_offset())
     facts: dict[str, Any] = {"device": str(device), "val_windows": val.n}
     trained: Any = net
     if cfg.finetune_mode != "none":
