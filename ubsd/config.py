@@ -375,6 +375,54 @@ class ScoringSettings(_Strict):
     explain_batch_size: int = Field(64, ge=1, description="Windows per attribution batch.")
 
 
+class MonitorSettings(_Strict):
+    """Daily drift and data-quality monitoring of the scored date (jobs/monitor.py)."""
+
+    metrics_table: str = Field(
+        "tables/monitor_metrics", description="Daily metrics table (MONITOR_METRICS_SCHEMA)."
+    )
+    report_dir: str = Field(
+        "reports/monitor", description="PNG/HTML reports go to <root>/<report_dir>/<date>/."
+    )
+    psi_alert: float = Field(
+        0.2, gt=0, description="PSI above this alerts (score and input distributions)."
+    )
+    psi_warn: float = Field(
+        0.1, ge=0, description="PSI above this is reported as a moderate shift (no alert)."
+    )
+    bins: int = Field(
+        20, ge=2, le=100, description="Quantile bins of the trailing input references (PSI)."
+    )
+    trailing_days: int = Field(
+        7, ge=1, description="Days before the date that form the flagged-rate and input reference."
+    )
+    flagged_rate_ratio: float = Field(
+        2.0,
+        gt=1,
+        description="Alert when the flagged rate is above ratio x or below 1/ratio x "
+        "its trailing average (first days: the model's validation rate).",
+    )
+    flagged_rate_min_change: float = Field(
+        0.002, ge=0, description="The flagged-rate alert also needs this absolute difference."
+    )
+    quarantine_rate_alert: float = Field(
+        0.05, ge=0, le=1, description="Ingest quarantine rate of the date above this alerts."
+    )
+    min_rows: int = Field(
+        500, ge=1, description="Metrics computed from fewer rows are reported but never alert."
+    )
+    input_sample_fraction: float = Field(
+        1.0, gt=0, le=1, description="Share of windows (by window_id hash) used for input drift."
+    )
+    empty_day: Literal["warn", "fail"] = Field(
+        "warn", description="A date without scored windows: skip its metrics, or fail the run."
+    )
+    log_to_mlflow: bool = Field(True, description="Log metrics and the report to MLflow.")
+    experiment: str | None = Field(
+        None, description="MLflow experiment of monitor runs; null = mlflow.experiment."
+    )
+
+
 class Settings(_Strict):
     """Top-level configuration."""
 
@@ -390,6 +438,7 @@ class Settings(_Strict):
     evaluation: EvaluationSettings = EvaluationSettings()
     source: SourceSettings = SourceSettings()
     scoring: ScoringSettings = ScoringSettings()
+    monitor: MonitorSettings = MonitorSettings()
 
 
 class ConfigError(ValueError):
