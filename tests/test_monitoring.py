@@ -337,7 +337,9 @@ def test_empty_day_and_missing_reference_are_reported_not_crashes(spark, world):
     # Labels naming a version the registry does not have: the score PSIs say so and skip.
     lost = dt.date(2026, 11, 21)
     _, labels = _day_rows(lost, 5, 0.0, "999", n=50)
-    _write(spark, settings, st.fraud_labels_table, labels, FRAUD_LABELS_SCHEMA, [lost])
+    _write(
+        spark, settings, settings.storage.fraud_labels_table, labels, FRAUD_LABELS_SCHEMA, [lost]
+    )
     day = _monitor(spark, settings, lost, quiet)["by_date"][lost.isoformat()]
     assert "no training reference" in day["skipped"]["psi_zero_label_score"]
     assert "999" in day["skipped"]["psi_zero_label_score"]
