@@ -85,6 +85,8 @@ def test_small_file_every_check_labels_kept_out_of_events(spark, tmp_path):
     assert positive[0]["event_id"] == mine[2]["event_id"] and positive[0]["user_id"] == user
     q = read_table(spark, f"{root}/tables/quarantine", "delta", QUARANTINE_SCHEMA).collect()
     assert len(q) == 8
+    details = {r["detail"] for r in q}  # the adapter's details and ingest's own
+    assert {"is_attributed=2", "ip=x7", "ts=2017-11-31T09:30:38Z", "user_id"} <= details
     assert w is not None and w["windows"] == 2 and w["positive_windows"] == 1
 
 
