@@ -165,6 +165,18 @@ def _git() -> str | None:
         return None
 
 
+#: The transformer on this 2-core CPU: tiny, with step and time caps that keep the whole report
+#: (leave-one-type-out included) under an hour. A GPU run uses --set model.size=small.
+CPU_TRANSFORMER = [
+    "model.size=tiny",
+    "training.max_pretrain_steps=1000",
+    "training.max_finetune_steps=500",
+    "training.eval_every=100",
+    "training.patience=4",
+    "training.max_minutes=10",
+]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="benchmark-v1")
@@ -180,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validation-user-fraction", type=float, default=0.2)
     ap.add_argument("--test-user-fraction", type=float, default=0.3)
     ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides for the transformer methods (default: tiny with CPU step caps)",
+    )
     args = ap.parse_args(argv)
 
     t_all = time.perf_counter()
@@ -188,11 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from ubsd.config import load_config
-    from ubsd.evaluation.methods import METHODS
+    from ubsd.evaluation.methods import BASELINES, transformer_methods
     from ubsd.evaluation.report import evaluate, leave_one_type_out, write_report
     from ubsd.training.splits import split_windows
 
-    target_precision = load_config(None).training.target_precision
+    settings = load_config(None, [*CPU_TRANSFORMER, *args.set])
+    METHODS = {**transformer_methods(settings), **BASELINES}  # noqa: N806
+    target_precision = settings.training.target_precision
     t0 = time.perf_counter()
     windows = load(info)
     _log(f"loaded {windows.n:,} windows ({time.perf_counter() - t0:.1f} s)")
@@ -220,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     result["data"] = info
     result["split"] = split.summary
     result["benchmark"] = "eval_report"
+    result["transformer_settings"] = {
+        "model": settings.model.model_dump(),
+        "training": settings.training.model_dump(),
+    }
     result["command"] = " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])])
     result["git"] = _git()
     result["machine"] = _machine()
