@@ -19,7 +19,13 @@ log = logging.getLogger("ubsd.registry")
 
 
 class RegistryError(RuntimeError):
-    """The requested model version cannot be resolved or loaded."""
+    """The requested model version cannot be resolved or loaded.
+
+    Messages are redacted: credentials in tracking URIs never reach logs or summaries.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 @dataclass(frozen=True)

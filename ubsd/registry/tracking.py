@@ -40,8 +40,9 @@ def artifact_location(settings: Settings) -> str:
     return loc
 
 
-def redact(uri: str) -> str:
-    return re.sub(r"//[^/@]+@", "//***@", uri)
+def redact(text: str) -> str:
+    """Remove ``user:password@`` from every URL in ``text``."""
+    return re.sub(r"//[^/@\s]+@", "//***@", text)
 
 
 def configure(settings: Settings) -> str:
