@@ -140,7 +140,10 @@ class BehaviorModel:
         net: Any = self.net
         if self.mode == "lora":
             net.save_pretrained(str(out / "adapter"))
-            net.get_base_model().save_pretrained(str(out / "network"))
+            # The pretrained base without the injected LoRA layers (buffers kept).
+            import copy
+
+            copy.deepcopy(net).unload().save_pretrained(str(out / "network"))
         else:
             net.save_pretrained(str(out / "network"))
         (out / MANIFEST).write_text(json.dumps(self.manifest(), indent=2, default=str))
