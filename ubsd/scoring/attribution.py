@@ -10,9 +10,12 @@ score to that vector gives one number per event (summed over hidden dimensions).
   satisfies completeness (attributions sum to the score change), useful when a few events
   saturate the classifier and plain gradients go flat.
 
-The attributed output is the fraud logit for models with a classifier, else the zero-label
-distance. Attention rollout was not used: it explains where the encoder looks, not what raised
-this head's score, and it ignores the heads after the encoder.
+The attributed output is the fraud logit for models with a classifier. A model without one
+alerts on the zero-label score, the standardised two-sided mean masked-event surprise; that
+score is already a sum over events, so each event's share of it is its contribution
+(``sign(mean - center) * (nll_i - center) / (scale * n)``, which sums to the score exactly) and
+no gradients are needed. Attention rollout was not used: it explains where the encoder looks,
+not what raised this head's score, and it ignores the heads after the encoder.
 """
 
 from __future__ import annotations
@@ -30,11 +33,22 @@ def _score_from_embeddings(model: BehaviorModel) -> Any:
 
     def forward(emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         hidden = net.encoder(inputs_embeds=emb, attention_mask=mask.long()).last_hidden_state
-        if model.has_classifier:
-            return net.classifier(hidden, mask)
-        return net.distance(net.pool(hidden, mask))
+        return net.classifier(hidden, mask)
 
     return forward
+
+
+@torch.no_grad()
+def surprise_shares(
+    model: BehaviorModel, feats: dict[str, torch.Tensor], mask: torch.Tensor
+) -> torch.Tensor:
+    """Each event's exact share of the zero-label score (models without a classifier)."""
+    net = model.net
+    nll = net.event_surprise(feats, mask)
+    n = mask.sum(1, keepdim=True).clamp(min=1)
+    mean = nll.sum(1, keepdim=True) / n
+    sign = torch.sign(mean - net.zl_center)
+    return sign * (nll - net.zl_center) * mask / (net.zl_scale * n)
 
 
 def event_attributions(
@@ -64,6 +78,9 @@ def event_attributions(
         for start in range(0, n, batch_size):
             part = {k: np.asarray(v)[start : start + batch_size] for k, v in features.items()}
             feats, mask = model.tensors(part, dev)
+            if not model.has_classifier:
+                out.append(surprise_shares(model, feats, mask).float().cpu().numpy())
+                continue
             with torch.no_grad():
                 emb = net.embed(feats).float()
             emb.requires_grad_(True)

@@ -2,7 +2,8 @@
 
 All model inputs travel as ONE flattened int array column (``concat`` of the feature arrays and
 the mask), reshaped to ``(batch, F, L)``: one ``vstack`` per batch instead of one per feature.
-Both outputs (fraud probability and zero-label score) come from one encoder pass.
+Both outputs (fraud probability and zero-label score) come from one batched encoder
+forward (the window plus ``zero_label_passes`` masked copies; see docs/scoring.md).
 """
 
 from __future__ import annotations
