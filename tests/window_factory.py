@@ -20,6 +20,7 @@ def make_windows(
     seed: int = 0,
     day: dt.date = dt.date(2026, 11, 1),
     user_prefix: str = "u",
+    bot_prefix: str | None = None,
 ) -> WindowArrays:
     rng = np.random.default_rng(seed)
     L = spec.window_length
@@ -53,7 +54,11 @@ def make_windows(
     w.meta.update(
         label=labels.astype(object),
         fraud_type=np.array([None] * n_normal + ["click_bot"] * n_bot, dtype=object),
-        user_id=np.array([f"{user_prefix}{i}" for i in range(n)], dtype=object),
+        user_id=np.array(
+            [f"{user_prefix}{i}" for i in range(n_normal)]
+            + [f"{bot_prefix or user_prefix}{n_normal + i}" for i in range(n_bot)],
+            dtype=object,
+        ),
         window_id=np.array([f"{user_prefix}w{i}" for i in range(n)], dtype=object),
         date=np.array([day] * n, dtype=object),
         feature_version=np.array([spec.version] * n, dtype=object),
@@ -108,10 +113,13 @@ def write_windows_table(spark, settings, windows: WindowArrays) -> None:
 def multi_day_windows(
     spec: FeatureSpec, days: list[dt.date], per_day: int, bots: int, seed: int = 0
 ) -> WindowArrays:
-    """Windows over several days; users recur across days (u0..), so splits drop some."""
+    """Windows over several days: shoppers recur across days (u0..), so splits drop some of
+    their windows; bots are new users every day (as bot accounts rotate)."""
     parts = []
     for k, day in enumerate(days):
-        w = make_windows(spec, per_day, bots, seed=seed + k, day=day, user_prefix="u")
+        w = make_windows(
+            spec, per_day, bots, seed=seed + k, day=day, user_prefix="u", bot_prefix=f"b{k}-"
+        )
         w.meta["window_id"] = np.array([f"{day}-{x}" for x in w.meta["window_id"]], dtype=object)
         parts.append(w)
     return WindowArrays.concat(parts)
