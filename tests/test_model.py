@@ -71,6 +71,13 @@ def test_network_shapes_and_masking():
     hide = random_hide(mask, 0.15, torch.Generator().manual_seed(0))
     assert (hide <= mask.bool()).all(), "only real events are masked"
     assert hide.any(1).all(), "every window has at least one masked event"
+    gru = BehaviorNet(
+        BehaviorConfig.for_size(
+            "tiny", 8, {"event_type_ids": 10, "dt_buckets": 8, "item_buckets": 16}, head="gru"
+        )
+    ).eval()
+    logits = gru.fraud_logits(feats, mask)
+    assert logits.shape == (4,) and torch.isfinite(logits).all()
     # The zero-label score hides each real event exactly once, padding never.
     nll = net.event_surprise(feats, mask, passes=3)
     assert ((nll > 0) == mask.bool()).all()
