@@ -27,9 +27,16 @@ def _with_root(template: str, root: str) -> str:
     return template.replace("{root}", str(Path(root).resolve()))
 
 
+#: The URI :func:`configure` last set. ``mlflow.set_tracking_uri`` also writes it into
+#: ``MLFLOW_TRACKING_URI``; that value is ours, not the user's, and must not win next time.
+_SET_BY_US: set[str] = set()
+
+
 def tracking_uri(settings: Settings) -> str:
     env = os.environ.get(settings.mlflow.tracking_uri_env)
-    return env or _with_root(settings.mlflow.tracking_uri, settings.storage.root)
+    if env and env not in _SET_BY_US:
+        return env
+    return _with_root(settings.mlflow.tracking_uri, settings.storage.root)
 
 
 def artifact_location(settings: Settings) -> str:
@@ -55,6 +62,8 @@ def configure(settings: Settings) -> str:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if os.environ.get("MLFLOW_TRACKING_URI") == uri:
+        _SET_BY_US.add(uri)
     exp = mlflow.get_experiment_by_name(settings.mlflow.experiment)
     if exp is not None:
         return exp.experiment_id

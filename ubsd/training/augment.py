@@ -13,7 +13,7 @@ All work on numpy windows before they become tensors:
 >>> from ubsd.io.window_arrays import WindowArrays
 >>> w = WindowArrays.from_columns({"dt_buckets": [[2, 5, 6, 0]], "mask": [[1, 1, 1, 0]]}, 4)
 >>> c = crop(w, np.random.default_rng(1))
->>> int(c.mask.sum()) >= 2 and c.mask[0, 0] == 1
+>>> bool(int(c.mask.sum()) >= 2 and c.mask[0, 0] == 1)
 True
 """
 
