@@ -40,6 +40,20 @@ class PretrainCache:
         return self.value
 
 
+def _train_on_cached(
+    settings: Settings, cache: PretrainCache, windows: WindowArrays, val: WindowArrays
+) -> TrainResult:
+    """Fine-tune (or just calibrate, mode none) on the cache's shared pretrained encoder."""
+    return train_model(
+        TrainSource(windows.window_length, windows=windows),
+        val,
+        settings,
+        feature_spec(settings.sessionize),
+        progress=False,
+        pretrained=cache.get(settings, windows, val),
+    )
+
+
 def _with_mode(settings: Settings, mode: str) -> Settings:
     training = settings.training.model_copy(update={"finetune_mode": mode})
     return settings.model_copy(update={"training": training})
@@ -76,16 +90,7 @@ class TransformerDetector(Detector):
         val = validation[0]
         if labels is not None:
             windows.meta["label"] = np.asarray(labels)
-        spec = feature_spec(self.settings.sessionize)
-        pre = self.cache.get(self.settings, windows, val)
-        self.result = train_model(
-            TrainSource(windows.window_length, windows=windows),
-            val,
-            self.settings,
-            spec,
-            progress=False,
-            pretrained=pre,
-        )
+        self.result = _train_on_cached(self.settings, self.cache, windows, val)
         return self
 
     def score(self, windows: WindowArrays) -> np.ndarray:
@@ -122,16 +127,7 @@ class ZeroLabelDetector(Detector):
         validation: tuple[WindowArrays, np.ndarray] | None = None,
     ) -> ZeroLabelDetector:
         val = validation[0] if validation is not None else windows
-        spec = feature_spec(self.settings.sessionize)
-        pre = self.cache.get(self.settings, windows, val)
-        self.result = train_model(
-            TrainSource(windows.window_length, windows=windows),
-            val,
-            self.settings,
-            spec,
-            progress=False,
-            pretrained=pre,
-        )
+        self.result = _train_on_cached(self.settings, self.cache, windows, val)
         return self
 
     def score(self, windows: WindowArrays) -> np.ndarray:
