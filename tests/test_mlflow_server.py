@@ -119,3 +119,18 @@ def test_server_down_is_a_clear_error_without_credentials(tmp_path, monkeypatch)
     msg = str(err.value)
     assert "ubsd-behavior@champion" in msg and "127.0.0.1" in msg
     assert "hunter2" not in msg
+
+
+def test_user_env_uri_keeps_winning_after_configure(tmp_path, monkeypatch):
+    """A URI ubsd set itself must not win later; the user's own env var must, every time."""
+    from ubsd.registry.tracking import configure, tracking_uri
+
+    own = make_settings(tmp_path / "a")
+    configure(own)  # mlflow writes this sqlite URI into MLFLOW_TRACKING_URI
+    other = make_settings(tmp_path / "b")
+    assert tracking_uri(other).startswith(f"sqlite:///{(tmp_path / 'b').resolve()}")
+    user = f"sqlite:///{tmp_path}/user.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", user)
+    for _ in range(2):
+        configure(other)
+        assert tracking_uri(other) == user

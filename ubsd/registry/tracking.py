@@ -60,9 +60,10 @@ def configure(settings: Settings) -> str:
     uri = tracking_uri(settings)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    if os.environ.get("MLFLOW_TRACKING_URI") == uri:
+    if before != uri and os.environ.get("MLFLOW_TRACKING_URI") == uri:
         _SET_BY_US.add(uri)
     exp = mlflow.get_experiment_by_name(settings.mlflow.experiment)
     if exp is not None:
