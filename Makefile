@@ -24,7 +24,7 @@ lint: setup
 
 # Fast, meaningful set for CI (slow-marked tests excluded); exit code 5 (no tests) is an error.
 test: lint
-	bash scripts/run_tests.sh -m "not slow"
+	bash scripts/run_tests.sh -m "not slow" --durations=20
 
 # Everything, slow scale tests included.
 test-all: lint
