@@ -325,6 +325,13 @@ class EvaluationSettings(_Strict):
     )
     max_fpr: float = Field(0.01, gt=0, lt=1, description="FPR budget of the recall@FPR metric.")
     report_dir: str = Field("reports/eval", description="Evaluation report folder (root).")
+    unsupervised_report_dir: str = Field(
+        "reports/unsupervised",
+        description="Label-free run reports (jobs/unsupervised.py) go to <root>/<this>/<dates>/.",
+    )
+    top_sessions: int = Field(
+        20, ge=1, le=1000, description="Most anomalous sessions listed by the label-free report."
+    )
 
 
 class ScoringSettings(_Strict):
