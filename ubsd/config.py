@@ -255,9 +255,6 @@ class TrainingSettings(_Strict):
         description="Augmentation: share of normal windows given a spliced attack span "
         "(taken from labelled training attacks), labelled positive.",
     )
-    fuse_zero_label: bool = Field(
-        False, description="Score = fraud probability fused with the zero-label score rank."
-    )
     target_precision: float = Field(
         0.9, gt=0, le=1, description="Threshold: lowest score reaching this validation precision."
     )

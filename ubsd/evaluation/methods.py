@@ -15,7 +15,12 @@ from ubsd.detectors.gbt import GBTDetector
 from ubsd.detectors.isolation_forest import IsolationForestDetector
 from ubsd.detectors.rules import RulesDetector
 from ubsd.evaluation.report import DetectorFactory
-from ubsd.training.detector import PretrainCache, TransformerDetector, ZeroLabelDetector
+from ubsd.training.detector import (
+    FusedDetector,
+    PretrainCache,
+    TransformerDetector,
+    ZeroLabelDetector,
+)
 
 BASELINES: dict[str, DetectorFactory] = {
     "rules": lambda: RulesDetector(quantile=0.99),
@@ -26,13 +31,15 @@ BASELINES: dict[str, DetectorFactory] = {
 
 
 # ---- transformer methods ---------------------------------------------------------------------
-# They need settings (size, step caps); the three share one pretrained encoder per evaluation.
+# They need settings (size, step caps); all share one pretrained encoder per evaluation.
 def transformer_methods(settings: Settings) -> dict[str, DetectorFactory]:
     cache = PretrainCache()
     return {
         "transformer_full": lambda: TransformerDetector(settings, "full", cache),
         "transformer_lora": lambda: TransformerDetector(settings, "lora", cache),
         "zero_label": lambda: ZeroLabelDetector(settings, cache),
+        # the probability stacked with the zero-label score (evaluation only): does fusing help?
+        "transformer_fused": lambda: FusedDetector(settings, cache),
     }
 
 

@@ -109,6 +109,56 @@ class TransformerDetector(Detector):
         return out
 
 
+class FusedDetector(TransformerDetector):
+    """The fine-tuned probability stacked with the same model's zero-label score.
+
+    Both come from one encoder pass of the fine-tuned model. A two-feature logistic regression
+    (logit of the probability, zero-label score), fitted on the validation windows, weighs them;
+    a useless zero-label score gets a weight near zero. Evaluation-only: the report says whether
+    it beats the probability alone before scoring ships it.
+    """
+
+    def __init__(self, settings: Settings, cache: PretrainCache | None = None) -> None:
+        super().__init__(settings, "full", cache)
+        self.name = "transformer_fused"
+        self.stacker: Any = None
+
+    def _features(self, windows: WindowArrays) -> np.ndarray:
+        prob, zl = self.model.score_arrays(windows.features)
+        assert prob is not None and zl is not None
+        p = np.clip(prob.astype(np.float64), 1e-6, 1 - 1e-6)
+        return np.column_stack([np.log(p / (1 - p)), zl.astype(np.float64)])
+
+    def fit(
+        self,
+        windows: WindowArrays,
+        labels: np.ndarray | None = None,
+        validation: tuple[WindowArrays, np.ndarray] | None = None,
+    ) -> FusedDetector:
+        from sklearn.linear_model import LogisticRegression
+
+        super().fit(windows, labels, validation)
+        assert validation is not None
+        val, y = validation
+        self.stacker = LogisticRegression(class_weight="balanced", max_iter=1000)
+        self.stacker.fit(self._features(val), np.asarray(y).astype(int))
+        return self
+
+    def score(self, windows: WindowArrays) -> np.ndarray:
+        if self.stacker is None:
+            raise RuntimeError(f"{self.name}: not fitted")
+        return self.stacker.decision_function(self._features(windows)).astype(np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self.stacker is not None:
+            out["stack_weights"] = {
+                "logit_probability": round(float(self.stacker.coef_[0][0]), 4),
+                "zero_label": round(float(self.stacker.coef_[0][1]), 4),
+            }
+        return out
+
+
 class ZeroLabelDetector(Detector):
     """How surprising a window's events are to the pretrained encoder; no labels used."""
 
