@@ -2,8 +2,9 @@
 Spark tasks run the real jobs with ``spark-submit`` (local mode, the job venv's Spark, the
 library from the ``make dist`` zip) on the ``ci`` synthetic profile.
 
-Jobs that do not exist yet (score, monitor, train, evaluate, promote) are marked success instead
-of run; once their files exist the slow test runs them too.
+The fast tests mark score and monitor success instead of running them (no model is registered
+there); the slow test runs every job: weekly training, evaluation and promotion, then a nightly
+run that scores with the promoted champion and monitors the day.
 """
 
 from __future__ import annotations
@@ -20,12 +21,6 @@ from conftest import JOB_VENV, REPO
 from deltalake import DeltaTable
 
 D1, D2 = "2026-11-01", "2026-11-02"
-LATER_JOBS = ("score", "monitor", "train", "evaluate", "promote")
-
-
-def _missing_jobs_pattern(jobs: tuple[str, ...]) -> str | None:
-    missing = [j for j in jobs if not (REPO / "jobs" / f"{j}.py").is_file()]
-    return f"(check_)?({'|'.join(missing)})" if missing else None
 
 
 def _partition_rows(table: str, date: str) -> int:
@@ -70,6 +65,9 @@ def _pipeline(tmp: Path, dist: Path, monkeypatch, home: Path = REPO, days: int =
         "training:\n  batch_size: 32\n  max_pretrain_steps: 60\n  max_finetune_steps: 40\n"
         "  eval_every: 20\n  patience: 2\n  val_windows: 200\n"
         "promotion:\n  floor_pr_auc: 0.0\n  floor_roc_auc: 0.0\n"
+        # about wiring, not drift: a 60-step model on the ci profile may well alert
+        "monitor:\n  psi_alert: 100.0\n  psi_warn: 50.0\n  flagged_rate_ratio: 1000.0\n"
+        "  quarantine_rate_alert: 0.5\n"
     )
     variables = {
         "AIRFLOW_VAR_UBSD_HOME": str(home),
@@ -161,23 +159,30 @@ def test_weekly_trains_promotes_then_nightly_scores(
     _ingest_range(root, conf, dates[0], dates[-1])
 
     span = {"start": dates[0], "end": dates[2], "gate_start": dates[3], "gate_end": dates[4]}
-    skip = _missing_jobs_pattern(("train", "evaluate", "promote"))
-    run, states = _run(dagbag, "ubsd_weekly_train", "2026-11-16", skip=skip, run_conf=span)
+    run, states = _run(dagbag, "ubsd_weekly_train", "2026-11-16", skip=None, run_conf=span)
     assert run.state == "success", states
     ranged = _summary(root, "sessionize", f"{dates[0]}_{dates[-1]}")
     assert sorted(ranged["windows_per_date"]) == dates
     for d in dates:
         assert _partition_rows(ranged["tables"]["windows"], d) == ranged["windows_per_date"][d]
-    if skip is None:
-        assert _summary(root, "train", f"{dates[0]}_{dates[2]}")["alias"] == "challenger"
-        assert _summary(root, "promote", f"{dates[3]}_{dates[4]}")["status"] == "ok"
+    train = _summary(root, "train", f"{dates[0]}_{dates[2]}")
+    assert train["alias"] == "challenger" and train["version"] == "1"
+    promote = _summary(root, "promote", f"{dates[3]}_{dates[4]}")
+    assert promote["status"] == "ok" and promote["promote"] is True
 
-    nightly_skip = _missing_jobs_pattern(("score", "monitor"))
-    run, states = _run(dagbag, "ubsd_nightly", "2026-11-06", skip=nightly_skip)
+    run, states = _run(dagbag, "ubsd_nightly", "2026-11-06", skip=None)
     assert run.state == "success", states
     first = _summary(root, "ingest", dates[4])
     rows = _partition_rows(first["tables"]["events"], dates[4])
-    run, states = _run(dagbag, "ubsd_nightly", "2026-11-06", skip=nightly_skip)  # a rerun
+    score = _summary(root, "score", dates[4])
+    assert score["model"]["version"] == "1" and score["rows_in"] == score["rows_scored"] > 0
+    labels = _partition_rows(score["tables"]["fraud_labels"], dates[4])
+    assert labels == score["rows_scored"] == ranged["windows_per_date"][dates[4]]
+    assert _summary(root, "monitor", dates[4])["status"] == "ok"
+
+    run, states = _run(dagbag, "ubsd_nightly", "2026-11-06", skip=None)  # a rerun
     again = _summary(root, "ingest", dates[4])
     assert run.state == "success" and again["run_id"] != first["run_id"]
     assert _partition_rows(again["tables"]["events"], dates[4]) == rows  # replaced, not added
+    rescored = _summary(root, "score", dates[4])
+    assert _partition_rows(rescored["tables"]["fraud_labels"], dates[4]) == labels
