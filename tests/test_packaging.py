@@ -112,8 +112,10 @@ def test_ingest_job_runs_from_the_zip_under_spark_submit(dist, tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    summary = json.loads((tmp_path / "runs" / "ingest" / D / "latest.json").read_text())
-    assert summary["status"] == "ok"
+    latest = tmp_path / "runs" / "ingest" / D / "latest.json"
+    summary = json.loads(latest.read_text())
+    assert summary["status"] == "ok" and summary["job"] == "ingest"
+    assert "UBSD_HASH_SECRET" not in latest.read_text()
     assert (summary["rows_read"], summary["accepted"], summary["quarantined"]) == (7, 6, 1)
     assert summary["accepted_per_date"] == {D: 6}
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from helpers import make_settings
+from helpers import event, make_settings, write_jsonl
 
 from ubsd.io.schemas import RUN_METADATA_COLUMNS
 
@@ -120,3 +122,60 @@ def delta_version(spark, path: str) -> int | None:
 
 def day(base: str, offset: int) -> str:
     return (dt.date.fromisoformat(base) + dt.timedelta(days=offset)).isoformat()
+
+
+def day_rows(date: str, n: int, tag: str, users: int = 50) -> list[dict]:
+    """``n`` events over ``users`` users on ``date`` (every 97th row invalid)."""
+    rows: list[dict] = []
+    for i in range(n):
+        sec = (i * 86_399) // max(n, 1)
+        ts = f"{date}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}Z"
+        kind = ("search", "view", "click", "add_to_cart", "purchase")[i % 5]
+        ev = event(f"{tag}-{i}", f"u{i % users}", ts, kind, ip=f"10.0.{i % 7}.{i % 250}")
+        if i % 97 == 0:
+            ev["price"] = -1
+        rows.append(ev)
+    return rows
+
+
+def write_day(root: Path, date: str, rows: list[dict], folder: str = "raw") -> None:
+    target = root / folder / f"date={date}"
+    for old in target.glob("*"):
+        old.unlink()
+    write_jsonl(target / "part-0.jsonl", rows)
+
+
+def kill_mid_write(cmd: list[str], table_dir: Path, date: str, timeout: float = 900) -> dict:
+    """Start a job in its own process group; SIGKILL the whole group (driver, JVM, workers) as
+    soon as a new data file appears in ``table_dir/date=...`` (Delta writes part files before
+    it commits)."""
+    part_dir = table_dir / f"date={date}"
+    before = set(part_dir.glob("*.parquet")) if part_dir.exists() else set()
+    log_dir = table_dir / "_delta_log"
+    commits_before = sorted(p.name for p in log_dir.glob("*.json"))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=job_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    start = time.monotonic()
+    new: set[Path] = set()
+    while time.monotonic() - start < timeout and proc.poll() is None:
+        if part_dir.exists():
+            new = set(part_dir.glob("*.parquet")) - before
+            if new:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        time.sleep(0.01)
+    proc.wait(timeout=60)
+    commits_after = sorted(p.name for p in log_dir.glob("*.json"))
+    return {
+        "killed": bool(new),
+        "returncode": proc.returncode,
+        "orphan_files": len(new),
+        "after_s": round(time.monotonic() - start, 1),
+        "committed": commits_after != commits_before,
+    }

@@ -8,47 +8,26 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
-from helpers import event, write_jsonl
 from reliability_kit import (
     REPO,
     checksums,
+    day_rows,
     delta_version,
     job_cmd,
     job_env,
+    kill_mid_write,
     run_in_process,
     run_job,
     settings_for,
     table_path,
     write_conf,
+    write_day,
 )
 
 A, B = "2026-11-01", "2026-11-02"
 TABLES = ("events", "quarantine", "windows")
-
-
-def _day_rows(date: str, n: int, tag: str, users: int = 50) -> list[dict]:
-    """``n`` events over ``users`` users on ``date`` (every 97th row invalid)."""
-    rows: list[dict] = []
-    for i in range(n):
-        sec = (i * 86_399) // max(n, 1)
-        ts = f"{date}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}Z"
-        kind = ("search", "view", "click", "add_to_cart", "purchase")[i % 5]
-        ev = event(f"{tag}-{i}", f"u{i % users}", ts, kind, ip=f"10.0.{i % 7}.{i % 250}")
-        if i % 97 == 0:
-            ev["price"] = -1
-        rows.append(ev)
-    return rows
-
-
-def _write_day(root: Path, date: str, rows: list[dict], folder: str = "raw") -> None:
-    target = root / folder / f"date={date}"
-    for old in target.glob("*"):
-        old.unlink()
-    write_jsonl(target / "part-0.jsonl", rows)
 
 
 def _snap(spark, settings) -> dict[str, dict]:
@@ -56,8 +35,8 @@ def _snap(spark, settings) -> dict[str, dict]:
 
 
 def test_every_job_twice_for_the_same_date_gives_identical_tables(spark, tmp_path, record):
-    _write_day(tmp_path, A, _day_rows(A, 1000, "a"))
-    _write_day(tmp_path, B, _day_rows(B, 1000, "b"))
+    write_day(tmp_path, A, day_rows(A, 1000, "a"))
+    write_day(tmp_path, B, day_rows(B, 1000, "b"))
     settings = settings_for(tmp_path)
     for job in ("ingest", "sessionize"):
         run_in_process(spark, job, settings, start=A, end=B)
@@ -75,58 +54,22 @@ def test_every_job_twice_for_the_same_date_gives_identical_tables(spark, tmp_pat
         )
 
 
-def _kill_mid_write(cmd: list[str], table_dir: Path, date: str, timeout: float = 900) -> dict:
-    """Start a job in its own process group; SIGKILL the whole group (driver, JVM, workers) as
-    soon as a new data file appears in ``table_dir/date=...`` (Delta writes part files before
-    it commits)."""
-    part_dir = table_dir / f"date={date}"
-    before = set(part_dir.glob("*.parquet")) if part_dir.exists() else set()
-    log_dir = table_dir / "_delta_log"
-    commits_before = sorted(p.name for p in log_dir.glob("*.json"))
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=job_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    start = time.monotonic()
-    new: set[Path] = set()
-    while time.monotonic() - start < timeout and proc.poll() is None:
-        if part_dir.exists():
-            new = set(part_dir.glob("*.parquet")) - before
-            if new:
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-        time.sleep(0.01)
-    proc.wait(timeout=60)
-    commits_after = sorted(p.name for p in log_dir.glob("*.json"))
-    return {
-        "killed": bool(new),
-        "returncode": proc.returncode,
-        "orphan_files": len(new),
-        "after_s": round(time.monotonic() - start, 1),
-        "committed": commits_after != commits_before,
-    }
-
-
 @pytest.mark.slow
 def test_sigkill_mid_write_then_rerun(spark, tmp_path, record):
     n_new = int(os.environ.get("UBSD_RELIABILITY_KILL_ROWS", "200000"))
-    _write_day(tmp_path, A, _day_rows(A, 2000, "a"))
-    _write_day(tmp_path, B, _day_rows(B, 2000, "old"))
+    write_day(tmp_path, A, day_rows(A, 2000, "a"))
+    write_day(tmp_path, B, day_rows(B, 2000, "old"))
     settings = settings_for(tmp_path)
     for job in ("ingest", "sessionize"):
         run_in_process(spark, job, settings, start=A, end=B)
     s0 = _snap(spark, settings)
-    _write_day(tmp_path, B, _day_rows(B, n_new, "new", users=500))
+    write_day(tmp_path, B, day_rows(B, n_new, "new", users=500))
     conf = write_conf(tmp_path)
 
     for job, table in (("ingest", "events"), ("sessionize", "windows")):
         before = _snap(spark, settings)
         version = delta_version(spark, table_path(settings, table))
-        kill = _kill_mid_write(job_cmd(job, conf, "--date", B), tmp_path / "tables" / table, B)
+        kill = kill_mid_write(job_cmd(job, conf, "--date", B), tmp_path / "tables" / table, B)
         assert kill["killed"] and kill["returncode"] == -signal.SIGKILL, kill
         assert not kill["committed"], f"the kill came after the commit: {kill}"
         assert delta_version(spark, table_path(settings, table)) == version
@@ -157,13 +100,13 @@ def test_sigkill_mid_write_then_rerun(spark, tmp_path, record):
 @pytest.mark.slow
 def test_two_writers_for_the_same_date(spark, tmp_path, record):
     n = int(os.environ.get("UBSD_RELIABILITY_WRITER_ROWS", "20000"))
-    _write_day(tmp_path, A, _day_rows(A, 500, "a"))
+    write_day(tmp_path, A, day_rows(A, 500, "a"))
     settings = settings_for(tmp_path)
     run_in_process(spark, "ingest", settings, date=A)  # the table exists: no creation race
     s0 = _snap(spark, settings)
     confs = {}
     for tag in ("x", "y"):
-        _write_day(tmp_path, B, _day_rows(B, n, tag), folder=f"raw_{tag}")
+        write_day(tmp_path, B, day_rows(B, n, tag), folder=f"raw_{tag}")
         confs[tag] = write_conf(
             tmp_path, name=f"{tag}.yaml", storage=f"  input_path: raw_{tag}/date={{date}}\n"
         )
