@@ -43,7 +43,10 @@ def top_sessions(labels: DataFrame, n: int = 20) -> list[dict[str, Any]]:
         labels.withColumn("_rank", F.row_number().over(best))
         .withColumn("windows_in_session", F.count(F.lit(1)).over(Window.partitionBy("session_id")))
         .where("_rank = 1")
-        .orderBy(F.col("zero_label_score").desc_nulls_last(), "session_id")
+        # ties (common for one-event windows) go to the longer window: more behavior to read
+        .orderBy(
+            F.col("zero_label_score").desc_nulls_last(), F.col("n_events").desc(), "session_id"
+        )
         .select(
             "session_id",
             "user_id",
