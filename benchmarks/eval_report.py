@@ -186,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="eval", help="result file stem (eval -> eval.json)")
     ap.add_argument("--methods", nargs="*", default=None, help="default: all registered")
     ap.add_argument("--no-loto", action="store_true", help="skip leave-one-type-out")
+    ap.add_argument(
+        "--merge-into",
+        default=None,
+        metavar="NAME",
+        help="also merge this run's methods and leave-one-type-out rows into NAME.json/.md",
+    )
     ap.add_argument("--prepare-only", action="store_true")
     ap.add_argument("--max-fpr", type=float, default=0.01)
     ap.add_argument("--train-date-fraction", type=float, default=0.6)
@@ -253,7 +259,36 @@ def main(argv: list[str] | None = None) -> int:
     result["total_seconds"] = round(time.perf_counter() - t_all, 1)
     paths = write_report(result, args.out, args.name)
     _log(f"wrote {', '.join(str(p) for p in paths)}")
+    if args.merge_into:
+        _log(f"merged into {merge(args.out, args.name, args.merge_into)}")
     return 0
+
+
+def merge(out: Path, name: str, into: str) -> Path:
+    """Merge run ``name``'s methods and leave-one-type-out rows into report ``into``.
+
+    The split must be the same (same data and split settings); the methods of ``name`` replace
+    those of the same name in ``into``, and ``runs`` records which file each method came from.
+    """
+    from ubsd.evaluation.report import markdown
+
+    part = json.loads((out / f"{name}.json").read_text())
+    target = out / f"{into}.json"
+    whole = json.loads(target.read_text())
+    if part["split"]["windows"] != whole["split"]["windows"]:
+        raise SystemExit(f"{name} and {into} were run on different splits: not merging")
+    whole["methods"].update(part["methods"])
+    runs = whole.setdefault("runs", {})
+    for m in part["methods"]:
+        runs[m] = {"file": f"{name}.json", "git": part.get("git"), "ts": part.get("timestamp")}
+    if part.get("leave_one_type_out"):
+        whole.setdefault("leave_one_type_out", {"types": {}})
+        for t, row in part["leave_one_type_out"]["types"].items():
+            whole["leave_one_type_out"]["types"].setdefault(t, {}).update(row)
+    whole.pop("transformer_run", None)  # superseded by "runs"
+    target.write_text(json.dumps(whole, indent=2) + "\n")
+    (out / f"{into}.md").write_text(markdown(whole))
+    return target
 
 
 if __name__ == "__main__":

@@ -51,6 +51,14 @@ def test_combined_log_one_day_static_folded(spark, tmp_path):
     assert first["ts"].isoformat() == "2026-11-01T09:00:05"  # +0100 normalized to UTC
     assert first["item_id"] == "/search" and first["category_id"] == "search"
     assert first["channel"] == "shop.example"
+    # status, bytes and the full referrer are kept as attrs ("-" = not sent: absent)
+    assert first["attrs"] == {
+        "http_status": "200",
+        "bytes": "7300",
+        "referrer": "https://shop.example/",
+    }
+    home = next(e for e in events if e["item_id"] == "/" and e["ts"].hour == 9)
+    assert home["attrs"] == {"http_status": "200", "bytes": "5120"}
     assert {e["channel"] for e in events if e["query"] == "café crème"} == {"www.google.com"}
     # User key: hashed client address + user agent (no cookie in this format): 4 visitors.
     users = {e["user_id"] for e in events}

@@ -267,6 +267,7 @@ def run_ingest(spark: SparkSession, settings: Settings, ctx: RunContext) -> dict
             keyed_hash(F.col("ip"), cfg.hash_key_env, cfg.allow_dev_hash_key).alias("ip_hash"),
             "user_agent",
             "channel",
+            F.col("src_attrs").alias("attrs"),
             "source_file",
             "date",
             *meta,

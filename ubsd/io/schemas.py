@@ -12,6 +12,7 @@ from pyspark.sql.types import (
     DateType,
     DoubleType,
     IntegerType,
+    MapType,
     StringType,
     StructField,
     StructType,
@@ -104,6 +105,9 @@ EVENTS_SCHEMA = StructType(
         StructField("ip_hash", StringType(), True),  # keyed hash of ip; raw IPs never leave ingest
         StructField("user_agent", StringType(), True),
         StructField("channel", StringType(), True),
+        # Fields a source adapter keeps that the contract has no column for (web logs:
+        # http_status, bytes, referrer); null for the contract's own inputs.
+        StructField("attrs", MapType(StringType(), StringType()), True),
         StructField("source_file", StringType(), True),
         StructField("date", DateType(), False),
         StructField("run_id", StringType(), False),

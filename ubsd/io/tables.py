@@ -35,14 +35,20 @@ def dates_predicate(dates: Sequence[dt.date], column: str = "date") -> str:
 
 
 def conform(df: DataFrame, schema: StructType) -> DataFrame:
-    """Select and cast ``df`` to ``schema``'s columns, in order; fails on a missing column."""
-    missing = [f.name for f in schema.fields if f.name not in df.columns]
+    """Select and cast ``df`` to ``schema``'s columns, in order.
+
+    A missing *nullable* column reads as nulls (a table written before the column was added:
+    schemas only grow by nullable columns); a missing required column is an error.
+    """
+    missing = [f.name for f in schema.fields if f.name not in df.columns and not f.nullable]
     if missing:
         raise ValueError(f"missing columns for table schema: {missing}")
     have = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     return df.select(
         [
-            F.col(f.name)
+            F.lit(None).cast(f.dataType).alias(f.name)
+            if f.name not in have
+            else F.col(f.name)
             if have[f.name] == f.dataType.simpleString()  # nullability differences are fine
             else F.col(f.name).cast(f.dataType).alias(f.name)
             for f in schema.fields
@@ -79,6 +85,7 @@ def write_dates(
             out.write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", predicate)
+            .option("mergeSchema", "true")  # a nullable column added since the table was made
             .partitionBy(partition_column)
             .save(path)
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, StringType, StructField, StructType
+from pyspark.sql.types import BooleanType, MapType, StringType, StructField, StructType
 
 from ubsd.io.schemas import FILTER_REASONS, QUARANTINE_REASONS, RAW_FIELDS
 
@@ -30,6 +30,8 @@ SOURCE_COLUMNS = StructType(
         # Ground truth for the labels input (LABELS_SCHEMA), never an event column.
         StructField("src_label", BooleanType(), True),
         StructField("src_label_type", StringType(), True),
+        # Source fields with no contract column, kept as the events' ``attrs`` map.
+        StructField("src_attrs", MapType(StringType(), StringType()), True),
     ]
 )
 SOURCE_COLUMN_NAMES: tuple[str, ...] = tuple(f.name for f in SOURCE_COLUMNS.fields)

@@ -14,8 +14,8 @@ session id (nginx ``"$cookie_session"``). A request becomes one event:
 User key: the session cookie when the line has one, else client address + user agent; either is
 stored only as a keyed hash. ``item_id`` = the path (no query string), ``category_id`` = its first
 segment, ``channel`` = the referrer's host (``direct`` without one), ``user_agent`` kept; status
-and bytes are validated (``invalid_value``). The events table has no columns for status, bytes
-or the full referrer (docs/sources.md).
+and bytes are validated (``invalid_value``) and kept, with the full referrer, in the events'
+``attrs`` map (``http_status``, ``bytes``, ``referrer``; docs/sources.md).
 """
 
 from __future__ import annotations
@@ -42,6 +42,18 @@ TIME_FORMAT = "dd/MMM/yyyy:HH:mm:ss Z"
 
 def _dash_null(c: Column) -> Column:
     return F.when((F.trim(c) != "") & (c != "-"), c)
+
+
+def _attrs(status: Column, size: Column, referrer: Column) -> Column:
+    """Status, bytes and referrer: kept as the event's ``attrs`` (no contract column for them).
+
+    ``-`` (not sent) becomes absent; the referrer is kept whole, as the log has it.
+    """
+    pairs = {"http_status": status, "bytes": _dash_null(size), "referrer": _dash_null(referrer)}
+    kv = F.map_from_arrays(
+        F.array(*[F.lit(k) for k in pairs]), F.array(*[v.cast("string") for v in pairs.values()])
+    )
+    return F.map_filter(kv, lambda _k, v: v.isNotNull())
 
 
 def _param(query_string: Column, names: list[str]) -> Column:
@@ -179,5 +191,6 @@ def read(spark: SparkSession, path: str, cfg: SourceSettings) -> DataFrame:
             "src_detail": F.col("src_detail"),
             "src_filter": F.when(F.col("is_static") & F.lit(fold), filter_code("static_asset")),
             "src_user_sensitive": F.lit(True),
+            "src_attrs": _attrs(status, size, F.col("referrer")),
         },
     )
