@@ -63,3 +63,22 @@ def test_bad_arguments_exit_2_before_spark_starts(tmp_path):
     bad.write_text("sessionize:\n  windw_length: 3\n")
     proc = _run([sys.executable, "jobs/sessionize.py", "--conf-file", str(bad), "--date", D])
     assert proc.returncode == 2 and "windw_length" in proc.stderr
+
+
+def test_a_job_that_returns_records_status_ok_and_one_that_raises_failed(spark, tmp_path):
+    """Schedulers' checks read ``status`` from every summary, whatever the job returned."""
+    from ubsd.cli import run_job
+
+    def fine(_spark, _settings, _ctx):
+        return {"rows": 3}
+
+    def broken(_spark, _settings, _ctx):
+        raise RuntimeError("boom")
+
+    args = ["--conf-file", str(_conf(tmp_path)), "--date", D]
+    assert run_job("fine", fine, "a job", argv=args) == 0
+    assert run_job("broken", broken, "a job", argv=args) == 1
+    ok = json.loads((tmp_path / "runs" / "fine" / D / "latest.json").read_text())
+    bad = json.loads((tmp_path / "runs" / "broken" / D / "latest.json").read_text())
+    assert (ok["status"], ok["rows"]) == ("ok", 3)
+    assert bad["status"] == "failed" and bad["error"] == "RuntimeError: boom"

@@ -94,7 +94,7 @@ def run_job(
         return 1
     status = 0
     try:
-        summary = fn(spark, settings, ctx)
+        summary = {"status": "ok", **fn(spark, settings, ctx)}  # checks read the status
     except Exception as exc:  # report, record, and exit non-zero
         summary = dict(getattr(exc, "summary", None) or {})
         summary.update(status="failed", error=f"{type(exc).__name__}: {exc}")
