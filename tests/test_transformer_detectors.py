@@ -60,3 +60,21 @@ def test_fused_reports_its_stacking_weights(fitted):
     w = out["transformer_fused"][0].describe()["stack_weights"]
     assert set(w) == {"logit_probability", "zero_label"}
     assert w["logit_probability"] > 0  # the supervised probability carries the signal
+
+
+def test_fused_falls_back_to_the_probability_on_one_class_validation(fitted):
+    """Tiny validation sets can hold one class (the weekly DAG's end-to-end run did)."""
+    from ubsd.training.detector import FusedDetector
+
+    test, out = fitted
+    full = out["transformer_full"][0]
+    spec = feature_spec(full.settings.sessionize)
+    train = make_windows(spec, 150, 30, seed=0)
+    bots_only = make_windows(spec, 0, 20, seed=1, user_prefix="v", bot_prefix="vb")
+    det = FusedDetector(full.settings, full.cache).fit(
+        train, train.labels, validation=(bots_only, bots_only.labels)
+    )
+    assert det.stacker is None and "one class" in det.describe()["stack_weights"]
+    prob, _ = det.model.score_arrays(test.features, zero_label=False)
+    p = np.clip(prob, 1e-6, 1 - 1e-6)
+    np.testing.assert_allclose(det.score(test), np.log(p / (1 - p)), rtol=1e-5, atol=1e-5)

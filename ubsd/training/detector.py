@@ -121,7 +121,7 @@ class FusedDetector(TransformerDetector):
     def __init__(self, settings: Settings, cache: PretrainCache | None = None) -> None:
         super().__init__(settings, "full", cache)
         self.name = "transformer_fused"
-        self.stacker: Any = None
+        self.stacker: Any = None  # LogisticRegression once fitted on two-class validation
 
     def _features(self, windows: WindowArrays) -> np.ndarray:
         prob, zl = self.model.score_arrays(windows.features)
@@ -140,18 +140,25 @@ class FusedDetector(TransformerDetector):
         super().fit(windows, labels, validation)
         assert validation is not None
         val, y = validation
-        self.stacker = LogisticRegression(class_weight="balanced", max_iter=1000)
-        self.stacker.fit(self._features(val), np.asarray(y).astype(int))
+        y = np.asarray(y).astype(int)
+        self.stacker = None
+        if np.unique(y).size == 2:
+            self.stacker = LogisticRegression(class_weight="balanced", max_iter=1000)
+            self.stacker.fit(self._features(val), y)
+        # else: one class in validation (tiny data): nothing to weigh, the probability alone
         return self
 
     def score(self, windows: WindowArrays) -> np.ndarray:
+        feats = self._features(windows)
         if self.stacker is None:
-            raise RuntimeError(f"{self.name}: not fitted")
-        return self.stacker.decision_function(self._features(windows)).astype(np.float64)
+            return feats[:, 0]
+        return self.stacker.decision_function(feats).astype(np.float64)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
-        if self.stacker is not None:
+        if self.result is not None and self.stacker is None:
+            out["stack_weights"] = "none: one class in validation, probability alone"
+        elif self.stacker is not None:
             out["stack_weights"] = {
                 "logit_probability": round(float(self.stacker.coef_[0][0]), 4),
                 "zero_label": round(float(self.stacker.coef_[0][1]), 4),
