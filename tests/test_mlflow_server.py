@@ -59,8 +59,11 @@ def server(tmp_path_factory):
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    # Seconds alone; minutes on a loaded 2-core machine (it once missed a 180 s deadline there).
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mlflow server exited with {proc.returncode} before it was healthy")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
                 if r.status == 200:
@@ -69,7 +72,7 @@ def server(tmp_path_factory):
             time.sleep(1)
     else:
         proc.kill()
-        pytest.fail("mlflow server did not start within 180 s")
+        pytest.fail("mlflow server did not start within 600 s")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
