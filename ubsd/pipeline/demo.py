@@ -36,7 +36,10 @@ def run_demo(spark: SparkSession, settings: Settings, profile: str = "demo") -> 
     """Generate ``profile`` under the storage root, ingest and sessionize all its dates."""
     root = settings.storage.root
     t = _step(f"generating synthetic clickstream (profile {profile})")
-    manifest = generate(get_profile(profile), Path(resolve_under(root, ".")), fmt="json")
+    # A rerun regenerates the data beside the tables and MLflow store of the last run (they are
+    # replaced per date, or get a new model version): the demo can be run again and again.
+    out = Path(resolve_under(root, "."))
+    manifest = generate(get_profile(profile), out, fmt="json", keep_other_files=True)
     gen_s = time.monotonic() - t
     print(
         f"    {manifest.events:,} events, {manifest.fraud_users} fraud users, "

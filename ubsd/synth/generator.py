@@ -491,11 +491,15 @@ def _write_date(
             fh.write(string_bytes(base, ptr - a, b - a))
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    """Create the folder; replace only a previous generator output, never other files."""
+def _prepare_out_dir(out_dir: Path, keep_other_files: bool = False) -> None:
+    """Create the folder; replace only a previous generator output, never other files.
+
+    Other files in the folder are an error unless ``keep_other_files`` (the demo's storage
+    root, where the pipeline's tables, run summaries and MLflow store live beside the data).
+    """
     if out_dir.exists():
         entries = {p.name for p in out_dir.iterdir()}
-        if entries - _OUTPUTS:
+        if entries - _OUTPUTS and not keep_other_files:
             raise FileExistsError(
                 f"{out_dir} holds files the generator did not write "
                 f"({sorted(entries - _OUTPUTS)[:5]}); choose an empty or new folder"
@@ -543,6 +547,7 @@ def generate(
     overrides: Mapping[str, Any] | None = None,
     heavy_user_events: int = 0,
     singleton_users: int = 0,
+    keep_other_files: bool = False,
 ) -> Manifest:
     """Generate a profile's data set into ``out_dir`` and return (and write) its manifest.
 
@@ -550,6 +555,7 @@ def generate(
     difference from the registered profile of the same name is recorded in the manifest.
     ``heavy_user_events`` adds one click bot ``heavy_bot_0`` with that many events on the first
     date (skew tests); ``singleton_users`` adds users ``single_000000``... with one event each.
+    ``keep_other_files``: write beside files the generator did not make (left untouched).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -565,7 +571,7 @@ def generate(
         recorded = {k: to_jsonable(v) for k, v in (overrides or {}).items()}
         extra["profile_params"] = dataclasses.asdict(prof)
     out = Path(out_dir)
-    _prepare_out_dir(out)
+    _prepare_out_dir(out, keep_other_files)
 
     sim = simulate(prof, heavy_user_events, singleton_users)
     cols = _Columns(sim, prof.seed)
