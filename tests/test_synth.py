@@ -524,6 +524,9 @@ def test_refuses_foreign_folders_but_replaces_own_output(tmp_path: Path) -> None
     generate("ci", own, overrides={"days": 3})
     m = generate("ci", own)
     assert sorted(p.name for p in (own / "raw").iterdir()) == [f"date={d}" for d in m.dates]
+    # the demo's root: the pipeline's own files beside the data are kept, untouched
+    m = generate("ci", tmp_path, keep_other_files=True)
+    assert (tmp_path / "notes.txt").read_text() == "keep me" and m.events > 0
 
 
 def test_profiles_api() -> None:
