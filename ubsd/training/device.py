@@ -51,3 +51,19 @@ def sync_gradients(params: Iterable[torch.nn.Parameter]) -> None:
         if p.grad is not None:
             dist.all_reduce(p.grad)
             p.grad /= world
+
+
+def any_rank(flag: bool, device: torch.device | None = None) -> bool:
+    """True on every rank when ``flag`` is true on any rank (``flag`` itself in one process).
+
+    Stop decisions that depend on the clock (``max_minutes``) differ between ranks; a rank that
+    stops alone leaves the others blocked in the next gradient all-reduce.
+    """
+    if _world() == 1:
+        return flag
+    import torch.distributed as dist
+
+    # nccl reduces only tensors on the GPU; gloo those on the CPU.
+    t = torch.tensor([1 if flag else 0], dtype=torch.int64, device=device or "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())

@@ -23,7 +23,7 @@ from ubsd.io.window_arrays import WindowArrays
 from ubsd.model.network import BehaviorNet
 from ubsd.model.vocab import Vocabulary
 from ubsd.training.augment import augment
-from ubsd.training.device import autocast_dtype, seed_offset, sync_gradients
+from ubsd.training.device import any_rank, autocast_dtype, seed_offset, sync_gradients
 from ubsd.training.pretrain import MetricLogger, PhaseResult
 from ubsd.training.tensors import labels_of, to_tensors
 
@@ -111,7 +111,7 @@ def finetune(
         bar.update(1)
         res.steps = step
         done = step >= cfg.max_finetune_steps
-        timeout = time.monotonic() - t0 > cfg.max_minutes * 60
+        timeout = any_rank(time.monotonic() - t0 > cfg.max_minutes * 60, device)
         if step % cfg.eval_every == 0 or done or timeout:
             p = predict_proba(model, val, vocab, device)
             ap = float(average_precision_score(y_val, p)) if 0 < y_val.sum() < y_val.size else 0.0
@@ -128,7 +128,7 @@ def finetune(
             else:
                 bad += 1
             model.train()
-            if bad >= cfg.patience:
+            if any_rank(bad >= cfg.patience, device):
                 res.stopped_because = f"no validation PR-AUC gain for {bad} evaluations"
                 break
         if done:

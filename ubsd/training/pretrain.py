@@ -24,7 +24,7 @@ from ubsd.config import TrainingSettings
 from ubsd.io.window_arrays import WindowArrays
 from ubsd.model.network import BehaviorNet
 from ubsd.model.vocab import Vocabulary
-from ubsd.training.device import autocast_dtype, seed_offset, sync_gradients
+from ubsd.training.device import any_rank, autocast_dtype, seed_offset, sync_gradients
 from ubsd.training.tensors import random_hide, to_tensors
 
 log = logging.getLogger("ubsd.training")
@@ -139,7 +139,7 @@ def pretrain(
         bar.update(1)
         res.steps = step
         done = step >= cfg.max_pretrain_steps
-        timeout = time.monotonic() - t0 > cfg.max_minutes * 60
+        timeout = any_rank(time.monotonic() - t0 > cfg.max_minutes * 60, device)
         if step % cfg.eval_every == 0 or done or timeout:
             m = evaluate_masked(net, val, vocab, cfg, device)
             m["train_loss"] = float(loss.detach())
@@ -153,7 +153,7 @@ def pretrain(
                 best_state = copy.deepcopy(net.state_dict())
             else:
                 bad += 1
-            if bad >= cfg.patience:
+            if any_rank(bad >= cfg.patience, device):
                 res.stopped_because = f"no validation improvement for {bad} evaluations"
                 break
         if done:
