@@ -285,7 +285,11 @@ def merge(out: Path, name: str, into: str) -> Path:
         whole.setdefault("leave_one_type_out", {"types": {}})
         for t, row in part["leave_one_type_out"]["types"].items():
             whole["leave_one_type_out"]["types"].setdefault(t, {}).update(row)
-    whole.pop("transformer_run", None)  # superseded by "runs"
+    earlier = whole.pop("transformer_run", None)  # superseded by "runs"
+    if earlier:  # keep the provenance of the methods this run did not redo
+        for m in ("transformer_full", "transformer_lora", "zero_label", "transformer_fused"):
+            if m in whole["methods"] and m not in part["methods"]:
+                runs.setdefault(m, {"file": earlier["file"], "note": earlier.get("note")})
     target.write_text(json.dumps(whole, indent=2) + "\n")
     (out / f"{into}.md").write_text(markdown(whole))
     return target

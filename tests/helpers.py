@@ -11,6 +11,17 @@ from ubsd.config import Settings, load_config
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+# A tiny model on 16-event windows that trains in seconds on 2 cores: the training tests' base.
+TINY_TRAINING = (
+    "model.size=tiny",
+    "sessionize.window_length=16",
+    "sessionize.window_stride=8",
+    "training.batch_size=32",
+    "training.max_pretrain_steps=60",
+    "training.max_finetune_steps=60",
+    "training.eval_every=20",
+)
+
 
 def make_settings(root: Path, *overrides: str) -> Settings:
     """Test settings: tables under ``root``, dev hash key, small Spark."""

@@ -17,15 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import make_settings
-from window_factory import make_windows
+from window_factory import make_windows, untrained_model
 
-from ubsd.io.schemas import WINDOW_FEATURE_ARRAYS
-from ubsd.model.artifact import BehaviorModel
-from ubsd.model.vocab import Vocabulary
 from ubsd.registry.publish import log_and_register
 from ubsd.registry.resolve import RegistryError, resolve
 from ubsd.sessionize.spec import feature_spec
-from ubsd.training.trainer import new_network
 
 
 def _free_port() -> int:
@@ -89,17 +85,7 @@ def test_register_resolve_and_load_over_http(server, tmp_path, monkeypatch):
     )
     spec = feature_spec(settings.sessionize)
     w = make_windows(spec, 40, 4)
-    net = new_network(settings, spec).eval()
-    vocab = Vocabulary.build([{k: w.features[k] for k in WINDOW_FEATURE_ARRAYS}], spec.vocab_sizes)
-    model = BehaviorModel(
-        net=net,
-        spec=spec,
-        vocab=vocab,
-        threshold=0.5,
-        has_classifier=True,
-        mode="full",
-        info={"trained_id": "http-test"},
-    )
+    model = untrained_model(settings, w, spec, trained_id="http-test")
     reg = log_and_register(settings, model, {"size": "tiny"}, {"x": 1.0})
     assert reg.version == "1" and reg.alias == "challenger"
     got = resolve(settings, alias="challenger", cache_dir=tmp_path / "dl")

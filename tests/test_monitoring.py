@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import make_settings, write_events
-from window_factory import make_windows
+from window_factory import make_windows, untrained_model
 
 from ubsd.io.paths import resolve_under
 from ubsd.io.schemas import (
@@ -105,22 +105,11 @@ def _reference() -> dict:
 
 def _register_model(settings) -> str:
     """An untrained tiny model carrying a known reference, registered like a trained one."""
-    from ubsd.model.artifact import BehaviorModel
     from ubsd.registry.publish import log_and_register
     from ubsd.sessionize.spec import feature_spec
-    from ubsd.training.trainer import TrainSource, build_vocab, new_network
 
-    spec = feature_spec(settings.sessionize)
-    vocab = build_vocab(TrainSource(L, windows=make_windows(spec, 20, 2)), spec)
-    model = BehaviorModel(
-        net=new_network(settings, spec),
-        spec=spec,
-        vocab=vocab,
-        threshold=0.5,
-        has_classifier=True,
-        mode="full",
-        info={"trained_id": "monitor-test", "reference": _reference()},
-    )
+    windows = make_windows(feature_spec(settings.sessionize), 20, 2)
+    model = untrained_model(settings, windows, trained_id="monitor-test", reference=_reference())
     return log_and_register(settings, model, params={}, metrics={}).version
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from helpers import make_settings
+from helpers import TINY_TRAINING, make_settings
 from window_factory import multi_day_windows, write_windows_table
 
 from ubsd.promotion.promote import PromotionRefusedError, run_promotion
@@ -22,13 +22,7 @@ from ubsd.sessionize.spec import feature_spec
 
 DAYS = [dt.date(2026, 11, d) for d in range(1, 6)]
 FAST = [
-    "model.size=tiny",
-    "sessionize.window_length=16",
-    "sessionize.window_stride=8",
-    "training.batch_size=32",
-    "training.max_pretrain_steps=60",
-    "training.max_finetune_steps=60",
-    "training.eval_every=20",
+    *TINY_TRAINING,
     "training.target_precision=0.8",
     "evaluation.train_date_fraction=0.6",
 ]

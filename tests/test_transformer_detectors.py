@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import make_settings
+from helpers import TINY_TRAINING, make_settings
 from sklearn.metrics import roc_auc_score
 from window_factory import make_windows
 
 from ubsd.evaluation.methods import transformer_methods
 from ubsd.sessionize.spec import feature_spec
 
-FAST = [
-    "model.size=tiny",
-    "sessionize.window_length=16",
-    "sessionize.window_stride=8",
-    "training.batch_size=32",
-    "training.max_pretrain_steps=60",
-    "training.max_finetune_steps=60",
-    "training.eval_every=20",
-]
-
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("det"), *FAST)
+    settings = make_settings(tmp_path_factory.mktemp("det"), *TINY_TRAINING)
     spec = feature_spec(settings.sessionize)
     train = make_windows(spec, 150, 30, seed=0)
     val = make_windows(spec, 100, 20, seed=1, user_prefix="v", bot_prefix="vb")

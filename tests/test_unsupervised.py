@@ -8,7 +8,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from helpers import make_settings
+from helpers import TINY_TRAINING, make_settings
 from sklearn.metrics import roc_auc_score
 
 from ubsd.io.schemas import FRAUD_LABELS_SCHEMA, WINDOWS_SCHEMA
@@ -19,12 +19,7 @@ from ubsd.synth import generate, get_profile, with_overrides
 
 FAST = [
     "storage.labels_path=labels",
-    "model.size=tiny",
-    "sessionize.window_length=16",
-    "sessionize.window_stride=8",
-    "training.batch_size=32",
-    "training.max_pretrain_steps=60",
-    "training.eval_every=20",
+    *TINY_TRAINING,
     "training.alert_rate=0.05",
     "evaluation.top_sessions=5",
     "mlflow.registered_model=ubsd-unsupervised",

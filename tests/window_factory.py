@@ -123,3 +123,29 @@ def multi_day_windows(
         w.meta["window_id"] = np.array([f"{day}-{x}" for x in w.meta["window_id"]], dtype=object)
         parts.append(w)
     return WindowArrays.concat(parts)
+
+
+def untrained_model(settings, windows: WindowArrays, spec: FeatureSpec | None = None, **info):
+    """An untrained model (``settings.model``) with a vocabulary built from ``windows``.
+
+    Enough for tests about logging, registering, resolving, loading and scoring plumbing, where
+    what the model learned does not matter. ``info`` lands in the model's manifest.
+    """
+    from ubsd.model.artifact import BehaviorModel
+    from ubsd.model.vocab import Vocabulary
+    from ubsd.sessionize.spec import feature_spec
+    from ubsd.training.trainer import new_network
+
+    spec = spec or feature_spec(settings.sessionize)
+    vocab = Vocabulary.build(
+        [{k: windows.features[k] for k in WINDOW_FEATURE_ARRAYS}], spec.vocab_sizes
+    )
+    return BehaviorModel(
+        net=new_network(settings, spec).eval(),
+        spec=spec,
+        vocab=vocab,
+        threshold=0.5,
+        has_classifier=True,
+        mode="full",
+        info={"trained_id": "untrained-test-model", **info},
+    )

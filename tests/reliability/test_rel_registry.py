@@ -29,6 +29,7 @@ from reliability_kit import (
     write_conf,
     write_day,
 )
+from window_factory import untrained_model
 
 from ubsd.io.window_arrays import load_windows
 from ubsd.runs import RunContext, run_dates
@@ -40,26 +41,11 @@ OVERRIDES = ("model.size=tiny", f"mlflow.registered_model={NAME}")
 
 def _register(settings, windows, spec_settings=None) -> str:
     """An untrained tiny model for the windows' feature spec (or another spec); its version."""
-    from ubsd.io.schemas import WINDOW_FEATURE_ARRAYS
-    from ubsd.model.artifact import BehaviorModel
-    from ubsd.model.vocab import Vocabulary
     from ubsd.registry.publish import log_and_register
     from ubsd.sessionize.spec import feature_spec
-    from ubsd.training.trainer import new_network
 
     spec = feature_spec(spec_settings or settings.sessionize)
-    vocab = Vocabulary.build(
-        [{k: windows.features[k] for k in WINDOW_FEATURE_ARRAYS}], spec.vocab_sizes
-    )
-    model = BehaviorModel(
-        net=new_network(settings, spec).eval(),
-        spec=spec,
-        vocab=vocab,
-        threshold=0.5,
-        has_classifier=True,
-        mode="full",
-        info={"trained_id": "reliability"},
-    )
+    model = untrained_model(settings, windows, spec, trained_id="reliability")
     return log_and_register(settings, model, {"test": "reliability"}, {}).version
 
 
