@@ -64,12 +64,18 @@ def test_sigkill_mid_write_then_rerun(spark, tmp_path, record):
         run_in_process(spark, job, settings, start=A, end=B)
     s0 = _snap(spark, settings)
     write_day(tmp_path, B, day_rows(B, n_new, "new", users=500))
-    conf = write_conf(tmp_path)
+    # Many write tasks, not coalesced by adaptive execution: with one or two tasks the commit
+    # follows the first data file within milliseconds and the kill can land after it.
+    conf = write_conf(
+        tmp_path, spark_conf={"spark.sql.adaptive.coalescePartitions.enabled": "false"}
+    )
+    many = ("--set", "spark.shuffle_partitions=16")
 
     for job, table in (("ingest", "events"), ("sessionize", "windows")):
         before = _snap(spark, settings)
         version = delta_version(spark, table_path(settings, table))
-        kill = kill_mid_write(job_cmd(job, conf, "--date", B), tmp_path / "tables" / table, B)
+        cmd = job_cmd(job, conf, "--date", B, *many)
+        kill = kill_mid_write(cmd, tmp_path / "tables" / table, B)
         assert kill["killed"] and kill["returncode"] == -signal.SIGKILL, kill
         assert not kill["committed"], f"the kill came after the commit: {kill}"
         assert delta_version(spark, table_path(settings, table)) == version

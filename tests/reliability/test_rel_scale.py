@@ -15,6 +15,7 @@ import pytest
 from reliability_kit import latest_summary, run_in_process, run_job, settings_for, write_conf
 
 L, S, MAX_EVENTS = 64, 32, 10_000  # window length and stride, max_session_events (defaults)
+MAX_MINUTES, BOT_STEP_MS = 240, 50  # max_session_minutes (default); the bot's event interval
 DAYS = {"heavy_user": "2026-11-01", "singletons": "2026-11-02", "exact_window": "2026-11-03"}
 
 
@@ -28,19 +29,30 @@ def _windows_for(n: int) -> int:
     return 1 + max(0, math.ceil((n - L) / S))
 
 
+def _heavy_session_sizes(n: int) -> list[int]:
+    """The bot's sessions: chunks of MAX_MINUTES (from the first event), each cut every
+    MAX_EVENTS events. At 1,000,000 events (13.9 h) that is 4 chunks and 101 sessions."""
+    per_chunk = MAX_MINUTES * 60 * 1000 // BOT_STEP_MS
+    sizes = []
+    for start in range(0, n, per_chunk):
+        m = min(per_chunk, n - start)
+        sizes += [MAX_EVENTS] * (m // MAX_EVENTS) + ([m % MAX_EVENTS] if m % MAX_EVENTS else [])
+    return sizes
+
+
 def write_shape(root: Path, shape: str, n: int) -> dict[str, int]:
     """Write one shape's input for its date; return the windows and sessions expected."""
     date = DAYS[shape]
     folder = root / "raw" / f"date={date}"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "part-0.jsonl").open("w") as fh:
-        if shape == "heavy_user":  # one bot, an event every 50 ms: cut every MAX_EVENTS events
+        if shape == "heavy_user":  # one bot, an event every 50 ms, never an inactivity gap
             for i in range(n):
                 fh.write(
-                    f'{{"event_id":"h{i:07d}","user_id":"bot","ts":"{_ts(date, 50 * i)}",'
+                    f'{{"event_id":"h{i:07d}","user_id":"bot","ts":"{_ts(date, BOT_STEP_MS * i)}",'
                     f'"event_type":"click","item_id":"i{i % 977}"}}\n'
                 )
-            sizes = [MAX_EVENTS] * (n // MAX_EVENTS) + ([n % MAX_EVENTS] if n % MAX_EVENTS else [])
+            sizes = _heavy_session_sizes(n)
             return {"events": n, "sessions": len(sizes), "windows": sum(map(_windows_for, sizes))}
         if shape == "singletons":
             for i in range(n):
