@@ -43,6 +43,11 @@ clean:
 reliability: setup
 	UBSD_RELIABILITY_REPORT_DIR=benchmarks/results bash scripts/run_tests.sh tests/reliability
 
+# Rerun some reliability tests (TESTS="nodeid ...") and merge their rows into the committed report.
+.PHONY: reliability-rerun
+reliability-rerun: setup
+	UBSD_RELIABILITY_REPORT_DIR=benchmarks/results UBSD_RELIABILITY_MERGE=1 bash scripts/run_tests.sh $(TESTS)
+
 # The library as a wheel (cluster images) and a zip for spark-submit --py-files (docs/jobs.md).
 .PHONY: dist airflow-test
 dist: setup

@@ -3,6 +3,8 @@
 The report goes to ``$UBSD_RELIABILITY_REPORT_DIR`` (``make reliability`` sets it to
 ``benchmarks/results``) as ``reliability.json`` and ``reliability.md``; without the variable it
 goes to pytest's temporary folder, so that CI's subset never overwrites the committed report.
+With ``UBSD_RELIABILITY_MERGE=1`` the tests run replace their own rows in the existing report
+(``make reliability-rerun TESTS=...``, after fixing what a long full run found).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def collector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     yield col
     target = os.environ.get("UBSD_RELIABILITY_REPORT_DIR")
     out = Path(target) if target else tmp_path_factory.mktemp("reliability-report")
-    paths = write_report(col, out)
+    paths = write_report(col, out, merge=os.environ.get("UBSD_RELIABILITY_MERGE") == "1")
     print(f"\nreliability report: {', '.join(str(p) for p in paths)}")
 
 

@@ -89,6 +89,7 @@ def summarize(col: Collector) -> dict[str, Any]:
         },
         "runtime_s": round(time.monotonic() - col.started, 1),
         "tests_run": len(col.tests),
+        "tests": col.tests,
         "tests_failed": failing_tests,
         "totals": {
             "cases": len(cases),
@@ -132,6 +133,12 @@ def markdown(report: dict[str, Any]) -> str:
         *[f"| {k.replace('_', ' ')} | {v} |" for k, v in t.items()],
         "",
     ]
+    for r in report.get("reruns", [])[1:]:
+        lines += [
+            f"Rerun at {r['generated_at']} (commit {r['git_commit']}): "
+            + ", ".join(f"`{t}`" for t in r["tests"]),
+            "",
+        ]
     if report["failing_cases"] or report["tests_failed"]:
         lines += ["## Failing cases and tests", ""]
         lines += [f"- `{c['case']}` ({c['test']}): {c['status']}" for c in report["failing_cases"]]
@@ -169,10 +176,72 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(col: Collector, folder: Path) -> list[Path]:
+def merge_reports(earlier: dict[str, Any], rerun: dict[str, Any]) -> dict[str, Any]:
+    """``earlier`` with the tests of ``rerun`` replaced by their new outcomes and cases.
+
+    For rerunning the tests that failed in a long full run (``UBSD_RELIABILITY_MERGE=1``),
+    without running the whole suite again; the report says which tests were rerun when.
+    """
+    again = set(rerun["tests"])
+    cases = [c for c in earlier["cases"] if c["test"] not in again] + rerun["cases"]
+    tests = {t: v for t, v in earlier.get("tests", {}).items() if t not in again}
+    tests.update(rerun["tests"])
+    failing_tests = [t for t in earlier["tests_failed"] if t not in again] + rerun["tests_failed"]
+    failing = [c for c in cases if c["status"] not in ("passed", "skipped")]
+    by_kind = {k: sum(1 for c in cases if c["kind"] == k) for k in KINDS}
+    totals = {
+        "cases": len(cases),
+        "bad_input_cases": by_kind["bad_input"],
+        "faults_injected": by_kind["fault"],
+        "reruns_compared": by_kind["rerun"],
+        "scale_cases": by_kind["scale"],
+        "security_checks": by_kind["security"],
+        "rows_read": sum(c.get("rows_read") or 0 for c in cases),
+        "rows_lost": sum(c.get("rows_lost") or 0 for c in cases),
+        "failing_cases": len(failing),
+        "failing_tests": len(failing_tests),
+    }
+    merged = {
+        **earlier,
+        "generated_at": rerun["generated_at"],
+        "command": f"{earlier['command']}, then {len(again)} test(s) rerun and merged",
+        "git_commit": rerun["git_commit"],
+        "runtime_s": round(earlier["runtime_s"] + rerun["runtime_s"], 1),
+        "tests_run": max(earlier["tests_run"], len(tests)),
+        "tests": tests,
+        "tests_failed": failing_tests,
+        "totals": totals,
+        "failing_cases": [
+            {"case": c["case"], "test": c["test"], "status": c["status"]} for c in failing
+        ],
+        "cases": cases,
+    }
+    merged["reruns"] = [
+        *earlier.get(
+            "reruns",
+            [
+                {
+                    "generated_at": earlier["generated_at"],
+                    "git_commit": earlier["git_commit"],
+                    "tests": "all",
+                }
+            ],
+        ),
+        {
+            "generated_at": rerun["generated_at"],
+            "git_commit": rerun["git_commit"],
+            "tests": sorted(again),
+        },
+    ]
+    return merged
+
+
+def write_report(col: Collector, folder: Path, merge: bool = False) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     report = summarize(col)
     json_path, md_path = folder / "reliability.json", folder / "reliability.md"
+    if merge and json_path.exists():
+        report = merge_reports(json.loads(json_path.read_text(encoding="utf-8")), report)
     json_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     md_path.write_text(markdown(report), encoding="utf-8")
     return [json_path, md_path]
