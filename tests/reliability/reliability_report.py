@@ -34,7 +34,7 @@ class Collector:
         if kind not in KINDS:
             raise ValueError(f"unknown case kind {kind!r}; one of {KINDS}")
         case = {"case": case_id, "kind": kind, "test": test, **figures}
-        if "rows_read" in figures and "rows_lost" not in figures:
+        if figures.get("rows_read") is not None and "rows_lost" not in figures:
             ends = sum(figures.get(k) or 0 for k in _COUNTS[1:5])
             case["rows_lost"] = figures["rows_read"] - ends
         self.cases.append(case)

@@ -27,3 +27,9 @@ def test_rerun_replaces_only_its_tests():
     assert merged["reruns"][-1]["tests"] == ["b"]
     again = merge_reports(merged, _run({"c": "passed"}, {"c": 1}))
     assert again["totals"]["failing_tests"] == 0 and len(again["reruns"]) == 3
+
+
+def test_a_case_without_rows_has_no_rows_lost():
+    """Faults on tables of windows read no input rows (rows_read=None): nothing to reconcile."""
+    case = Collector().add("t", "sigkill_sessionize", "fault", rows_read=None)
+    assert "rows_lost" not in case
