@@ -116,6 +116,11 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _busy(report: dict[str, Any]) -> bool:
+    m = report["machine"]
+    return max(m["load_average_at_start"][0], m["load_average_at_end"][0]) > (m["cpus"] or 1) + 1
+
+
 def markdown(report: dict[str, Any]) -> str:
     t = report["totals"]
     lines = [
@@ -126,7 +131,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"Runtime {report['runtime_s']} s for {report['tests_run']} tests on "
         f"{report['machine']['cpus']} CPUs (load average at start "
         f"{report['machine']['load_average_at_start'][0]}, at end "
-        f"{report['machine']['load_average_at_end'][0]}: other jobs shared the machine).",
+        f"{report['machine']['load_average_at_end'][0]}"
+        + (": other jobs shared the machine)." if _busy(report) else ").")
+        + "",
         "",
         "| figure | value |",
         "|---|---|",

@@ -18,6 +18,7 @@ from reliability_kit import (
     job_cmd,
     job_env,
     kill_mid_write,
+    latest_summary,
     run_in_process,
     run_job,
     settings_for,
@@ -84,6 +85,12 @@ def test_sigkill_mid_write_then_rerun(spark, tmp_path, record):
         assert after[table][A] == s0[table][A]  # the other date is untouched
         proc = run_job(job, conf, "--date", B)
         assert proc.returncode == 0, proc.stderr[-3000:]
+        counts = {}
+        if job == "ingest":  # where the rerun put every row read (the killed run kept none)
+            summary = latest_summary(tmp_path, job, B)
+            assert summary["reconciled"] and summary["rows_read"] == n_new
+            counts = {k: summary[k] for k in ("rows_read", "accepted", "quarantined", "duplicate")}
+            counts["filtered"] = summary.get("filtered", 0)
         rerun = _snap(spark, settings)
         run_in_process(spark, job, settings, date=B)  # a clean run of the same date
         clean = _snap(spark, settings)
@@ -95,7 +102,7 @@ def test_sigkill_mid_write_then_rerun(spark, tmp_path, record):
         record(
             f"sigkill_{job}_mid_write",
             "fault",
-            rows_read=n_new if job == "ingest" else None,
+            **counts,
             outcome=f"SIGKILL {kill['after_s']} s after start, {kill['orphan_files']} uncommitted "
             f"part file(s), no commit: {table} {B} kept its old rows, {A} untouched; rerun == "
             f"clean run ({rerun[table][B][0]} rows)",
