@@ -56,7 +56,7 @@ def test_every_job_twice_for_the_same_date_gives_identical_tables(spark, tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # ten Spark runs of 200,000 rows: about 5 min idle, over 20 under load
+@pytest.mark.timeout(3600)  # ten Spark runs of 200,000 rows: under 10 min idle, over 20 under load
 def test_sigkill_mid_write_then_rerun(spark, tmp_path, record):
     n_new = int(os.environ.get("UBSD_RELIABILITY_KILL_ROWS", "200000"))
     write_day(tmp_path, A, day_rows(A, 2000, "a"))
