@@ -66,14 +66,32 @@ def _git_commit() -> str | None:
         return None
 
 
-def summarize(col: Collector) -> dict[str, Any]:
-    cases = col.finished_cases()
-    by_kind = {k: sum(1 for c in cases if c["kind"] == k) for k in KINDS}
-    failing = [
+def _failing(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
         {"case": c["case"], "test": c["test"], "status": c["status"]}
         for c in cases
         if c["status"] not in ("passed", "skipped")
     ]
+
+
+def _totals(cases: list[dict[str, Any]], failing_tests: list[str]) -> dict[str, int]:
+    by_kind = {k: sum(1 for c in cases if c["kind"] == k) for k in KINDS}
+    return {
+        "cases": len(cases),
+        "bad_input_cases": by_kind["bad_input"],
+        "faults_injected": by_kind["fault"],
+        "reruns_compared": by_kind["rerun"],
+        "scale_cases": by_kind["scale"],
+        "security_checks": by_kind["security"],
+        "rows_read": sum(c.get("rows_read") or 0 for c in cases),
+        "rows_lost": sum(c.get("rows_lost") or 0 for c in cases),
+        "failing_cases": len(_failing(cases)),
+        "failing_tests": len(failing_tests),
+    }
+
+
+def summarize(col: Collector) -> dict[str, Any]:
+    cases = col.finished_cases()
     failing_tests = [t for t, v in col.tests.items() if v["status"] not in ("passed", "skipped")]
     return {
         "report": "reliability",
@@ -91,19 +109,8 @@ def summarize(col: Collector) -> dict[str, Any]:
         "tests_run": len(col.tests),
         "tests": col.tests,
         "tests_failed": failing_tests,
-        "totals": {
-            "cases": len(cases),
-            "bad_input_cases": by_kind["bad_input"],
-            "faults_injected": by_kind["fault"],
-            "reruns_compared": by_kind["rerun"],
-            "scale_cases": by_kind["scale"],
-            "security_checks": by_kind["security"],
-            "rows_read": sum(c.get("rows_read") or 0 for c in cases),
-            "rows_lost": sum(c.get("rows_lost") or 0 for c in cases),
-            "failing_cases": len(failing),
-            "failing_tests": len(failing_tests),
-        },
-        "failing_cases": failing,
+        "totals": _totals(cases, failing_tests),
+        "failing_cases": _failing(cases),
         "cases": cases,
     }
 
@@ -194,20 +201,6 @@ def merge_reports(earlier: dict[str, Any], rerun: dict[str, Any]) -> dict[str, A
     tests = {t: v for t, v in earlier.get("tests", {}).items() if t not in again}
     tests.update(rerun["tests"])
     failing_tests = [t for t in earlier["tests_failed"] if t not in again] + rerun["tests_failed"]
-    failing = [c for c in cases if c["status"] not in ("passed", "skipped")]
-    by_kind = {k: sum(1 for c in cases if c["kind"] == k) for k in KINDS}
-    totals = {
-        "cases": len(cases),
-        "bad_input_cases": by_kind["bad_input"],
-        "faults_injected": by_kind["fault"],
-        "reruns_compared": by_kind["rerun"],
-        "scale_cases": by_kind["scale"],
-        "security_checks": by_kind["security"],
-        "rows_read": sum(c.get("rows_read") or 0 for c in cases),
-        "rows_lost": sum(c.get("rows_lost") or 0 for c in cases),
-        "failing_cases": len(failing),
-        "failing_tests": len(failing_tests),
-    }
     merged = {
         **earlier,
         "generated_at": rerun["generated_at"],
@@ -217,10 +210,8 @@ def merge_reports(earlier: dict[str, Any], rerun: dict[str, Any]) -> dict[str, A
         "tests_run": max(earlier["tests_run"], len(tests)),
         "tests": tests,
         "tests_failed": failing_tests,
-        "totals": totals,
-        "failing_cases": [
-            {"case": c["case"], "test": c["test"], "status": c["status"]} for c in failing
-        ],
+        "totals": _totals(cases, failing_tests),
+        "failing_cases": _failing(cases),
         "cases": cases,
     }
     merged["reruns"] = [
