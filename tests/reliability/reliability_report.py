@@ -149,7 +149,14 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for r in report.get("reruns", [])[1:]:
         lines += [
-            f"Rerun at {r['generated_at']} (commit {r['git_commit']}): "
+            f"Rerun at {r['generated_at']} (commit {r['git_commit']}"
+            + (
+                f", {r['runtime_s']} s, load average {r['load_average_at_start'][0]} at start, "
+                f"{r['load_average_at_end'][0]} at end"
+                if "runtime_s" in r
+                else ""
+            )
+            + "): "
             + ", ".join(f"`{t}`" for t in r["tests"]),
             "",
         ]
@@ -228,6 +235,9 @@ def merge_reports(earlier: dict[str, Any], rerun: dict[str, Any]) -> dict[str, A
         {
             "generated_at": rerun["generated_at"],
             "git_commit": rerun["git_commit"],
+            "runtime_s": rerun["runtime_s"],
+            "load_average_at_start": rerun["machine"]["load_average_at_start"],
+            "load_average_at_end": rerun["machine"]["load_average_at_end"],
             "tests": sorted(again),
         },
     ]

@@ -25,6 +25,10 @@ def test_rerun_replaces_only_its_tests():
     assert merged["tests_failed"] == ["c"]
     assert merged["totals"]["rows_read"] == 15 and merged["totals"]["failing_tests"] == 1
     assert merged["reruns"][-1]["tests"] == ["b"]
+    assert merged["reruns"][-1]["runtime_s"] == rerun["runtime_s"]
+    assert (
+        merged["reruns"][-1]["load_average_at_start"] == rerun["machine"]["load_average_at_start"]
+    )
     again = merge_reports(merged, _run({"c": "passed"}, {"c": 1}))
     assert again["totals"]["failing_tests"] == 0 and len(again["reruns"]) == 3
 
