@@ -25,12 +25,13 @@ def settings_for(root: Path, *overrides: str):
 
 
 def run_in_process(spark, job: str, settings, **dates: str) -> dict[str, Any]:
-    """Run ingest or sessionize in this test's SparkSession; return its summary."""
+    """Run ingest, sessionize or score in this test's SparkSession; return its summary."""
     from ubsd.ingest import run_ingest
     from ubsd.runs import RunContext, run_dates
+    from ubsd.scoring import run_scoring
     from ubsd.sessionize import run_sessionize
 
-    fn = {"ingest": run_ingest, "sessionize": run_sessionize}[job]
+    fn = {"ingest": run_ingest, "sessionize": run_sessionize, "score": run_scoring}[job]
     return fn(spark, settings, RunContext(job, run_dates(**dates)))
 
 

@@ -1,5 +1,10 @@
-"""Scale and skew through ingest and sessionize (as jobs, driver memory capped at 2 GiB): one user
-with N events in a day, N users with one event each, sessions of exactly the window length.
+"""Scale and skew through ingest, sessionize and scoring with the tiny model (as jobs, driver memory
+capped at 2 GiB): one user with N events in a day, N users with one event each, sessions of
+exactly the window length.
+
+The model is an untrained tiny one registered as champion: what it learned does not matter here,
+only that every window is scored once, the labels reconcile with the windows, and the daily
+rollup has one row per user.
 
 Full size (``slow``): N = 1,000,000 (``UBSD_RELIABILITY_SCALE``). CI runs the same shapes with
 ``UBSD_RELIABILITY_SCALE_CI`` (default 10,000) in the test session's Spark.
@@ -12,10 +17,21 @@ import os
 from pathlib import Path
 
 import pytest
-from reliability_kit import latest_summary, run_in_process, run_job, settings_for, write_conf
+from reliability_kit import (
+    latest_summary,
+    run_in_process,
+    run_job,
+    settings_for,
+    table_path,
+    write_conf,
+)
+from window_factory import make_windows, untrained_model
 
 L, S, MAX_EVENTS = 64, 32, 10_000  # window length and stride, max_session_events (defaults)
 MAX_MINUTES, BOT_STEP_MS = 240, 50  # max_session_minutes (default); the bot's event interval
+NAME = "ubsd-reliability-scale"
+MODEL = ("model.size=tiny", f"mlflow.registered_model={NAME}")
+MODEL_YAML = f"model:\n  size: tiny\nmlflow:\n  registered_model: {NAME}\n"
 DAYS = {"heavy_user": "2026-11-01", "singletons": "2026-11-02", "exact_window": "2026-11-03"}
 
 
@@ -90,7 +106,45 @@ def _check_windows(spark, root: Path, date: str, expected: dict[str, int]) -> di
     return {"windows": got["windows"], "sessions": got["sessions"], "events_covered": covered}
 
 
-def _case(record, shape, n, ingest, windows, how):
+def register_tiny_champion(settings) -> str:
+    """An untrained tiny model (vocabulary from generated windows) as champion; its version."""
+    import mlflow
+
+    from ubsd.registry.publish import log_and_register
+    from ubsd.sessionize.spec import feature_spec
+
+    spec = feature_spec(settings.sessionize)
+    model = untrained_model(settings, make_windows(spec, 40, 8, seed=5), spec, trained_id="scale")
+    version = log_and_register(settings, model, {"test": "reliability-scale"}, {}).version
+    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", version)
+    return version
+
+
+def _check_labels(spark, settings, date: str, windows: dict, expected_users: int) -> dict:
+    """Every window scored exactly once; one rollup row per user."""
+    from pyspark.sql import functions as F
+
+    lab = spark.read.format("delta").load(table_path(settings, "fraud_labels"))
+    lab = lab.where(f"date='{date}'")
+    got = lab.agg(
+        F.count("*").alias("rows"),
+        F.countDistinct("window_id").alias("ids"),
+        F.sum(F.col("fraud_probability").isNull().cast("int")).alias("null_probs"),
+        F.sum(F.col("is_fraud").cast("int")).alias("flagged"),
+    ).first()
+    assert got["rows"] == got["ids"] == windows["windows"], (got, windows)
+    assert got["null_probs"] == 0
+    daily = spark.read.format("delta").load(table_path(settings, "user_daily"))
+    users = daily.where(f"date='{date}'").count()
+    assert users == expected_users, (users, expected_users)
+    return {"labels": got["rows"], "flagged": got["flagged"], "rollup_users": users}
+
+
+def _users(shape: str, n: int) -> int:
+    return {"heavy_user": 1, "singletons": n, "exact_window": n // L}[shape]
+
+
+def _case(record, shape, n, ingest, windows, how, labels=None):
     record(
         f"{shape}_{n}",
         "scale",
@@ -100,8 +154,9 @@ def _case(record, shape, n, ingest, windows, how):
         duplicate=ingest["duplicate"],
         filtered=ingest.get("filtered", 0),
         outcome=f"{how}: {windows['windows']} windows, {windows['sessions']} sessions, every event "
-        f"in a window",
+        f"in a window" + (", every window scored once, one rollup row per user" if labels else ""),
         windows_check=windows,
+        labels_check=labels,
     )
 
 
@@ -110,29 +165,41 @@ def _case(record, shape, n, ingest, windows, how):
 def test_scale_as_jobs_with_2g_driver(spark, tmp_path, shape, record):
     n = int(os.environ.get("UBSD_RELIABILITY_SCALE", "1000000"))
     expected = write_shape(tmp_path, shape, n)
-    conf = write_conf(tmp_path)
+    conf = write_conf(tmp_path, extra=MODEL_YAML)
     date = DAYS[shape]
-    for job in ("ingest", "sessionize"):
+    settings = settings_for(tmp_path, *MODEL)
+    register_tiny_champion(settings)
+    for job in ("ingest", "sessionize", "score"):
         proc = run_job(job, conf, "--date", date, "--set", "spark.driver_memory=2g", timeout=3600)
         assert proc.returncode == 0, proc.stderr[-3000:]
     ingest = latest_summary(tmp_path, "ingest", date)
     assert ingest["accepted"] == expected["events"] and ingest["reconciled"]
     windows = _check_windows(spark, tmp_path, date, expected)
+    score = latest_summary(tmp_path, "score", date)
+    assert score["reconciled"] and score["rows_in"] == windows["windows"], score
+    labels = _check_labels(spark, settings, date, windows, _users(shape, n))
     sess = latest_summary(tmp_path, "sessionize", date)
-    how = f"jobs, driver 2g, ingest {ingest['duration_s']} s, sessionize {sess['duration_s']} s"
-    _case(record, shape, n, ingest, windows, how)
+    how = (
+        f"jobs, driver 2g, ingest {ingest['duration_s']} s, sessionize {sess['duration_s']} s, "
+        f"score (tiny) {score['duration_s']} s for {labels['labels']} windows"
+    )
+    _case(record, shape, n, ingest, windows, how, labels)
 
 
 def test_scale_shapes_small(spark, tmp_path, record):
     n = int(os.environ.get("UBSD_RELIABILITY_SCALE_CI", "10000"))
     expected = {shape: write_shape(tmp_path, shape, n) for shape in DAYS}
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, *MODEL)
     dates = sorted(DAYS.values())
     ingest = run_in_process(spark, "ingest", settings, start=dates[0], end=dates[-1])
     assert ingest["reconciled"] and ingest["quarantined"] == 0
     run_in_process(spark, "sessionize", settings, start=dates[0], end=dates[-1])
+    register_tiny_champion(settings)
+    score = run_in_process(spark, "score", settings, start=dates[0], end=dates[-1])
+    assert score["reconciled"], score
     for shape, date in DAYS.items():
         windows = _check_windows(spark, tmp_path, date, expected[shape])
+        labels = _check_labels(spark, settings, date, windows, _users(shape, n))
         per = {
             "rows_read": expected[shape]["events"],
             "accepted": ingest["accepted_per_date"][date],
@@ -140,4 +207,4 @@ def test_scale_shapes_small(spark, tmp_path, record):
             "duplicate": 0,
         }
         assert per["accepted"] == expected[shape]["events"]
-        _case(record, shape, n, per, windows, "in-process, CI size")
+        _case(record, shape, n, per, windows, "in-process, CI size", labels)
