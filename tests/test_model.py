@@ -114,6 +114,28 @@ def test_finetuned_detector_beats_chance_and_scores_vary(setup):
     assert full.model.threshold is not None and 0 < full.model.threshold <= 1
 
 
+def test_length_grouped_trimmed_batches_score_like_full_width(setup):
+    """score_arrays sorts windows by length and cuts each forward after its last event; the
+    scores must equal one full-width forward, window for window."""
+    _, _, _, _, test, _, full = setup
+    rng = np.random.default_rng(7)
+    feats = {k: np.array(v, copy=True) for k, v in test.features.items()}
+    keep = rng.integers(1, 17, size=feats["mask"].shape[0])  # 1..16 events, 16 = untouched
+    cut = np.arange(feats["mask"].shape[1])[None, :] >= keep[:, None]
+    for v in feats.values():
+        v[cut] = 0
+    model = full.model
+    t, m = model.tensors(feats)
+    with torch.inference_mode():
+        logits, dist = model.net.eval().score_both(t, m)
+    p, z = model.score_arrays(feats, batch_size=7)
+    np.testing.assert_allclose(p, torch.sigmoid(logits).numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(z, dist.numpy(), rtol=0, atol=1e-4)
+    p_only, none = model.score_arrays(feats, batch_size=5, zero_label=False)
+    np.testing.assert_allclose(p_only, p, rtol=0, atol=1e-5)
+    assert none is None and len(set(np.round(p, 4))) > 10
+
+
 def test_save_load_round_trip_gives_identical_scores(setup, tmp_path):
     _, _, _, _, test, _, full = setup
     d = full.model.save(tmp_path / "m")

@@ -340,7 +340,12 @@ class ScoringSettings(_Strict):
     model_version: int | None = Field(
         None, ge=1, description="Exact registered version to score with (wins over the alias)."
     )
-    batch_size: int = Field(256, ge=1, description="Windows per model call (predict_batch_udf).")
+    batch_size: int = Field(
+        256,
+        ge=1,
+        description="Windows per model forward; each Arrow batch is grouped by window length "
+        "into forwards of this size, cut after the longest window's last event.",
+    )
     arrow_batch_size: int = Field(
         2048, ge=1, description="spark.sql.execution.arrow.maxRecordsPerBatch during scoring."
     )

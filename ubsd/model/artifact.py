@@ -39,6 +39,19 @@ class FeatureSpecMismatchError(ValueError):
     """Windows were produced with a feature spec the model was not trained on."""
 
 
+def used_length(mask: np.ndarray) -> np.ndarray:
+    """Per window, one past its last real position (0 for an empty window).
+
+    >>> used_length(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]))
+    array([2, 3, 0])
+    """
+    m = np.asarray(mask) != 0
+    if m.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = m.shape[1] - np.argmax(m[:, ::-1], axis=1)
+    return np.where(m.any(axis=1), last, 0)
+
+
 @dataclass
 class BehaviorModel:
     """The network with its feature spec, vocabulary and stored thresholds."""
@@ -91,30 +104,38 @@ class BehaviorModel:
         autocast_dtype: torch.dtype | None = None,
         zero_label: bool = True,
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Fraud probability (None without a classifier) and zero-label score per window."""
+        """Fraud probability (None without a classifier) and zero-label score per window.
+
+        Windows are batched by length and each batch is cut after its last real event: short
+        windows (one-event users, short sessions) then cost what they hold, not the full window
+        length. Exact, because padded positions are masked out of attention, pooling and the
+        zero-label plan, and positions keep their indices.
+        """
         dev = torch.device(device) if device else next(self.net.parameters()).device
         self.net.eval()
-        n = int(np.asarray(features["mask"]).shape[0])
-        probs, zls = [], []
+        mask_all = np.asarray(features["mask"])
+        n = int(mask_all.shape[0])
+        extent = used_length(mask_all)
+        order = np.argsort(extent, kind="stable")
+        prob = np.zeros(n, np.float32) if self.has_classifier else None
+        zl = np.zeros(n, np.float32) if zero_label else None
         for start in range(0, n, batch_size):
-            part = {k: np.asarray(v)[start : start + batch_size] for k, v in features.items()}
+            idx = order[start : start + batch_size]
+            width = max(1, int(extent[idx].max()))
+            part = {k: np.asarray(v)[idx, :width] for k, v in features.items()}
             feats, mask = self.tensors(part, dev)
             with torch.autocast(
                 device_type=dev.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
             ):
                 if self.has_classifier and zero_label:
                     logits, dist = self.net.score_both(feats, mask)
-                    probs.append(torch.sigmoid(logits.float()).cpu())
-                    zls.append(dist.float().cpu())
+                    prob[idx] = torch.sigmoid(logits.float()).cpu().numpy()
+                    zl[idx] = dist.float().cpu().numpy()
                 elif self.has_classifier:
-                    probs.append(torch.sigmoid(self.net.fraud_logits(feats, mask).float()).cpu())
+                    logits = self.net.fraud_logits(feats, mask)
+                    prob[idx] = torch.sigmoid(logits.float()).cpu().numpy()
                 elif zero_label:
-                    zls.append(self.net.zero_label_scores(feats, mask).float().cpu())
-        prob = torch.cat(probs).numpy() if probs else None
-        zl = torch.cat(zls).numpy() if zls and zero_label else None
-        if n == 0:
-            prob = np.zeros(0, np.float32) if self.has_classifier else None
-            zl = np.zeros(0, np.float32) if zero_label else None
+                    zl[idx] = self.net.zero_label_scores(feats, mask).float().cpu().numpy()
         return prob, zl
 
     # --- persistence ------------------------------------------------------------------------

@@ -61,9 +61,12 @@ def packed_inputs() -> Column:
 def scores_udf(pinned: PinnedModel, settings: Settings) -> Callable[..., Column]:
     from pyspark.ml.functions import predict_batch_udf
 
+    # The UDF hands the model a whole Arrow batch; score_arrays groups it by window length
+    # into forwards of scoring.batch_size, so short windows are batched with short ones.
+    cfg = settings.scoring
     return predict_batch_udf(
         make_predict_fn(pinned, settings),
         return_type=SCORES_TYPE,
-        batch_size=settings.scoring.batch_size,
+        batch_size=max(cfg.batch_size, cfg.arrow_batch_size),
         input_tensor_shapes=[[len(WINDOW_MODEL_INPUTS), pinned.window_length]],
     )
