@@ -1,7 +1,8 @@
 """Model sizes: ``tiny`` for CI, ``small`` the default, ``base`` for a GPU.
 
-On this project's 2-core CPU, ``small`` (4 x 256) scores about 350 windows/s and ``tiny``
-(2 x 64) about 8,000 (see docs/model.md); pick sizes by where training runs.
+On this project's 2-core CPU, full 64-event windows, probability and zero-label score in one
+forward: ``small`` (4 x 256) scores about 40 windows/s, ``tiny`` (2 x 64) about 700 (3,000 for the
+probability alone); see benchmarks/results/scoring.json. Pick sizes by where training runs.
 
 >>> SIZES["small"].hidden_size, SIZES["small"].num_hidden_layers
 (256, 4)
