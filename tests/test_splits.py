@@ -60,6 +60,38 @@ def test_split_is_deterministic_and_works_per_batch():
     assert other_seed.tolist() != whole.tolist()
 
 
+def test_a_plan_sent_as_json_splits_the_same(tmp_path):
+    """DDP ranks rebuild the plan from JSON (ISO date strings): same sides, and a filter that
+    keeps nothing stops the training stream with an error instead of cycling forever."""
+    import json
+
+    from ubsd.training.batches import streamed_batches
+
+    w = _windows(seed=4)
+    plan = SplitPlan.from_dates(DAYS, 0.6, 0.2, 0.3, seed=5)
+    sent = json.loads(
+        json.dumps(
+            {
+                "train_dates": [d.isoformat() for d in plan.train_dates],
+                "eval_dates": [d.isoformat() for d in plan.eval_dates],
+                "validation_user_fraction": 0.2,
+                "test_user_fraction": 0.3,
+                "seed": 5,
+            }
+        )
+    )
+    again = SplitPlan(**sent)
+    assert again == plan and again.sides(w).tolist() == plan.sides(w).tolist()
+    path = str(tmp_path / "w.parquet")
+    w.to_parquet(path)
+    rng, length = np.random.default_rng(0), w.window_length
+    train = streamed_batches([path], length, 16, rng, keep=lambda b: again.sides(b) == "train")
+    assert (again.sides(next(train)) == "train").all()
+    nothing = streamed_batches([path], length, 16, rng, keep=lambda b: np.zeros(b.n, bool))
+    with pytest.raises(ValueError, match="no training windows"):
+        next(nothing)
+
+
 def test_user_fractions_are_respected_roughly():
     users = [f"u{i}" for i in range(20_000)]
     sides = SplitPlan.from_dates(DAYS, 0.6, 0.2, 0.3).user_sides(users)

@@ -56,12 +56,14 @@ def streamed_batches(
     buffer: list[WindowArrays] = []
     held = 0
     while True:
+        kept = 0
         for f in rng.permutation(len(files)):
             for part in iter_window_batches([files[f]], window_length, batch_rows=2048):
                 if keep is not None:
                     part = part.take(keep(part))
                 if part.n == 0:
                     continue
+                kept += part.n
                 buffer.append(part)
                 held += part.n
                 if held >= buffer_windows:
@@ -72,6 +74,12 @@ def streamed_batches(
                         yield pool.take(order[start : start + batch_size])
                     rest = pool.take(order[cut:])
                     buffer, held = [rest], rest.n
+        if kept == 0:
+            # Cycling on would spin forever without yielding (a filter that keeps nothing).
+            raise ValueError(
+                f"no training windows in {len(files)} file(s)"
+                + (" after the split/type filter" if keep is not None else "")
+            )
         if buffer:
             pool = WindowArrays.concat(buffer)
             order = rng.permutation(pool.n)

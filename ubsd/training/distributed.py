@@ -28,13 +28,7 @@ def _train_on_rank(settings_json: str, train_files: list[str], val_dir: str, out
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // dist.get_world_size()))
     payload = json.loads(settings_json)
     settings = Settings.model_validate(payload["settings"])
-    plan = SplitPlan(
-        **{
-            **payload["plan"],
-            "train_dates": tuple(payload["plan"]["train_dates"]),
-            "eval_dates": tuple(payload["plan"]["eval_dates"]),
-        }
-    )
+    plan = SplitPlan(**payload["plan"])  # ISO date strings, parsed by SplitPlan
     spec = feature_spec(settings.sessionize)
     from pathlib import Path
 

@@ -101,6 +101,10 @@ class SplitPlan:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # Dates may arrive as ISO strings (a plan sent to DDP ranks as JSON); compared with
+        # the windows' dates as strings they would match nothing and leave no training data.
+        for name in ("train_dates", "eval_dates"):
+            object.__setattr__(self, name, tuple(_as_date(d) for d in getattr(self, name)))
         v, t = self.validation_user_fraction, self.test_user_fraction
         if not (0 <= v < 1 and 0 < t < 1 and v + t < 1):
             raise ValueError("user fractions: 0 <= validation, 0 < test, validation + test < 1")
