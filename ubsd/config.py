@@ -352,8 +352,8 @@ class ScoringSettings(_Strict):
     partitions: int | None = Field(
         None,
         ge=1,
-        description="Scoring tasks; null = at least Spark's default parallelism (repartitions "
-        "only when the day has fewer input partitions).",
+        description="Scoring tasks (the day's windows are always shuffled by window_id into "
+        "them); null = Spark's default parallelism or the day's input partitions, if more.",
     )
     precision: Literal["fp32", "bf16", "int8"] = Field(
         "fp32",

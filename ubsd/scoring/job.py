@@ -63,14 +63,17 @@ REASONS_TYPE = StructType(
 def score_windows(
     spark: SparkSession, windows: DataFrame, pinned: PinnedModel, settings: Settings
 ) -> DataFrame:
-    """Windows' ids and both scores, computed by the UDF once (persisted) and counted."""
+    """Windows' ids and both scores, computed by the UDF once (persisted) and counted.
+
+    Always shuffled by window_id first: input splits say nothing about rows (a day written as
+    one Parquet row group reads as two splits, one of them empty, and scored on one core), and
+    the model costs far more per window than the shuffle. Sorted within partitions, so the same
+    rows form the same batches on every rerun.
+    """
     cfg = settings.scoring
     have = windows.rdd.getNumPartitions()
     want = cfg.partitions or max(spark.sparkContext.defaultParallelism, have)
-    src = windows
-    if cfg.partitions or have < want:
-        # Hash by window_id and sort: the same rows form the same batches on every rerun.
-        src = windows.repartition(want, "window_id").sortWithinPartitions("window_id")
+    src = windows.repartition(want, "window_id").sortWithinPartitions("window_id")
     udf = scores_udf(pinned, settings)
     scored = src.select(*META, udf(packed_inputs()).alias("s")).select(*META, "s.*")
     previous = spark.conf.get(ARROW_BATCH)
