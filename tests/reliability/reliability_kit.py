@@ -180,3 +180,21 @@ def kill_mid_write(cmd: list[str], table_dir: Path, date: str, timeout: float = 
         "after_s": round(time.monotonic() - start, 1),
         "committed": commits_after != commits_before,
     }
+
+
+def register_untrained(settings, windows, spec_settings=None, champion: bool = False) -> str:
+    """Log and register an untrained ``settings.model`` for the windows' feature spec (or that
+    of ``spec_settings``); optionally make it champion. Its version."""
+    import mlflow
+    from window_factory import untrained_model
+
+    from ubsd.registry.publish import log_and_register
+    from ubsd.sessionize.spec import feature_spec
+
+    spec = feature_spec(spec_settings or settings.sessionize)
+    model = untrained_model(settings, windows, spec, trained_id="reliability")
+    version = log_and_register(settings, model, {"test": "reliability"}, {}).version
+    if champion:
+        name = settings.mlflow.registered_model
+        mlflow.MlflowClient().set_registered_model_alias(name, "champion", version)
+    return version

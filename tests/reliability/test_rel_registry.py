@@ -13,7 +13,6 @@ import shutil
 import signal
 from pathlib import Path
 
-import mlflow
 import pytest
 from reliability_kit import (
     REPO,
@@ -22,6 +21,7 @@ from reliability_kit import (
     delta_version,
     job_cmd,
     kill_mid_write,
+    register_untrained,
     run_in_process,
     run_job,
     settings_for,
@@ -29,7 +29,6 @@ from reliability_kit import (
     write_conf,
     write_day,
 )
-from window_factory import untrained_model
 
 from ubsd.io.window_arrays import load_windows
 from ubsd.runs import RunContext, run_dates
@@ -37,16 +36,6 @@ from ubsd.runs import RunContext, run_dates
 A, B = "2026-11-01", "2026-11-02"
 NAME = "ubsd-reliability"
 OVERRIDES = ("model.size=tiny", f"mlflow.registered_model={NAME}")
-
-
-def _register(settings, windows, spec_settings=None) -> str:
-    """An untrained tiny model for the windows' feature spec (or another spec); its version."""
-    from ubsd.registry.publish import log_and_register
-    from ubsd.sessionize.spec import feature_spec
-
-    spec = feature_spec(spec_settings or settings.sessionize)
-    model = untrained_model(settings, windows, spec, trained_id="reliability")
-    return log_and_register(settings, model, {"test": "reliability"}, {}).version
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +53,7 @@ def world(spark, tmp_path_factory):
         settings.sessionize.window_length,
         run_dates(start=A, end=B),
     )
-    version = _register(settings, windows)
-    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", version)
+    version = register_untrained(settings, windows, champion=True)
     return {"root": root, "settings": settings, "windows": windows, "version": version}
 
 
@@ -102,7 +90,7 @@ def test_no_champion(spark, world, capsys, record):
 def test_feature_spec_mismatch(spark, world, capsys, record):
     settings = world["settings"]
     other = settings.sessionize.model_copy(update={"window_length": 32, "window_stride": 16})
-    version = _register(settings, world["windows"], spec_settings=other)
+    version = register_untrained(settings, world["windows"], spec_settings=other)
     args = ("--model-version", version)
     _fault(spark, world, capsys, record, "feature_spec_mismatch", "feature spec", *args)
 

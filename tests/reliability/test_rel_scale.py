@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from reliability_kit import (
     latest_summary,
+    register_untrained,
     run_in_process,
     run_job,
     settings_for,
     table_path,
     write_conf,
 )
-from window_factory import make_windows, untrained_model
+from window_factory import make_windows
 
 L, S, MAX_EVENTS = 64, 32, 10_000  # window length and stride, max_session_events (defaults)
 MAX_MINUTES, BOT_STEP_MS = 240, 50  # max_session_minutes (default); the bot's event interval
@@ -108,16 +109,10 @@ def _check_windows(spark, root: Path, date: str, expected: dict[str, int]) -> di
 
 def register_tiny_champion(settings) -> str:
     """An untrained tiny model (vocabulary from generated windows) as champion; its version."""
-    import mlflow
-
-    from ubsd.registry.publish import log_and_register
     from ubsd.sessionize.spec import feature_spec
 
-    spec = feature_spec(settings.sessionize)
-    model = untrained_model(settings, make_windows(spec, 40, 8, seed=5), spec, trained_id="scale")
-    version = log_and_register(settings, model, {"test": "reliability-scale"}, {}).version
-    mlflow.MlflowClient().set_registered_model_alias(NAME, "champion", version)
-    return version
+    windows = make_windows(feature_spec(settings.sessionize), 40, 8, seed=5)
+    return register_untrained(settings, windows, champion=True)
 
 
 def _check_labels(spark, settings, date: str, windows: dict, expected_users: int) -> dict:
